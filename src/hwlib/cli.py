@@ -1,0 +1,183 @@
+"""The ``hwlib`` command line: check data, list, train and sweep experiments.
+
+Exit codes: 0 success; 2 bad command line or config; 3 data problem; 4 run-store
+problem; 130 interrupted (Ctrl-C). Errors print one paragraph, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from hwlib import __version__
+from hwlib.errors import HwlibError
+
+EPILOG = """\
+environment:
+  HWLIB_DATA_DIR   folder holding mnist.npz / cifar10.npz (or the CIFAR-10 python batches)
+  HWLIB_STORE      the run store folder (default: results/)
+
+examples:
+  hwlib data check
+  hwlib list
+  hwlib train mnist-base
+  hwlib train mnist-base --set epochs=2 --set n_train=5000
+  hwlib sweep mnist
+  hwlib reproduce --profile quick
+"""
+
+
+def _print(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", metavar="PATH",
+                   help="run store folder (default: $HWLIB_STORE, else results/)")
+    p.add_argument("--data-dir", metavar="PATH",
+                   help="folder holding the datasets (default: $HWLIB_DATA_DIR, ./data, keras cache)")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    _store_args(p)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                   help="change a setting (repeatable): epochs, n_train, n_test, learning_rate (lr), "
+                        "batch_size, seed, kernel, stride, padding, filters, l2, l2_layers, or a "
+                        "dotted path like model.convs.0.kernel; the variant gets its own key")
+    p.add_argument("--profile", choices=("full", "quick"), default="full",
+                   help="full: the homework's settings (default); quick: small subsets, 2 epochs")
+    p.add_argument("--force", action="store_true", help="retrain even if the run is stored")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hwlib", description="Regenerate the CNN homework (MNIST, CIFAR-10) from code.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"hwlib {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    data = sub.add_parser("data", help="dataset commands")
+    data_sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    check = data_sub.add_parser(
+        "check", help="find MNIST and CIFAR-10 and print where, split sizes, class counts, pixel stats")
+    check.add_argument("--data-dir", metavar="PATH", help="folder holding the datasets")
+    check.add_argument("--dataset", choices=("mnist", "cifar10"), action="append",
+                       help="check only this dataset (repeatable; default: both)")
+
+    lst = sub.add_parser("list", help="list every experiment of the homework with its key")
+    lst.add_argument("--profile", choices=("full", "quick"), default="full",
+                     help="show the keys of this profile (default: full)")
+
+    train = sub.add_parser("train", help="train one experiment (returns at once if stored)")
+    train.add_argument("experiment", help="experiment name, see `hwlib list`")
+    _train_args(train)
+    train.add_argument("--no-weights", action="store_true",
+                       help="do not keep the trained model (metrics and history only)")
+
+    sweep = sub.add_parser("sweep", help="run the Table 3 (mnist) or Table 6 (cifar10) sweep")
+    sweep.add_argument("dataset", choices=("mnist", "cifar10"), help="which sweep")
+    _train_args(sweep)
+
+    repro = sub.add_parser("reproduce", help="train every experiment of the homework (skips stored runs)")
+    _train_args(repro)
+    return parser
+
+
+def _log(quiet: bool):
+    return None if quiet else _print
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from hwlib import data
+
+    for name in args.dataset or data.DATASETS:
+        _print(data.format_summary(data.summary(name, args.data_dir)))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from hwlib import experiments
+
+    rows = []
+    for exp in experiments.EXPERIMENTS.values():
+        e = experiments.with_profile(exp, args.profile)
+        rows.append((e.name, e.key(), e.dataset, str(e.train.epochs), e.title))
+    widths = [max(len(r[i]) for r in rows + [("experiment", "config key", "dataset", "epochs", "")])
+              for i in range(4)]
+    head = ("experiment", "config key", "dataset", "epochs", "description")
+    for r in [head] + rows:
+        _print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    _print(f"\nprofile: {args.profile}. The run-store key also covers the data fingerprint and "
+           "the training-code version.")
+    return 0
+
+
+def _prepare(name: str, args: argparse.Namespace):
+    from hwlib import experiments
+
+    exp = experiments.with_profile(experiments.get(name), args.profile)
+    return exp.with_overrides(args.overrides) if args.overrides else exp
+
+
+def _run(exp, args: argparse.Namespace, weights: bool):
+    from hwlib.store import RunStore
+    from hwlib.train import run
+
+    return run(exp, RunStore(args.store), force=args.force, weights=weights,
+               data_dir=args.data_dir, log=_log(args.quiet))
+
+
+def _result_line(r) -> str:
+    m = r.metrics
+    return (f"{r.experiment.name} [{r.key}]: test loss {m['test_loss']:.4f}, test accuracy "
+            f"{100 * m['test_accuracy']:.2f}% (train {100 * m['train_accuracy']:.2f}%) -> "
+            f"{r.entry.path}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    r = _run(_prepare(args.experiment, args), args, weights=not args.no_weights)
+    _print(_result_line(r))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from hwlib import experiments, tables
+
+    runs = [_run(_prepare(e.name, args), args, weights=e.name in experiments.NEEDS_WEIGHTS)
+            for e in experiments.sweep(args.dataset)]
+    _print("")
+    _print(tables.sweep_table(runs).to_string(index=False))
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from hwlib import experiments
+
+    for name in experiments.EXPERIMENTS:
+        r = _run(_prepare(name, args), args, weights=name in experiments.NEEDS_WEIGHTS)
+        _print(_result_line(r))
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "train": cmd_train, "sweep": cmd_sweep, "reproduce": cmd_reproduce}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    handler = cmd_data_check if args.command == "data" else COMMANDS[args.command]
+    try:
+        return handler(args)
+    except HwlibError as exc:
+        print(f"hwlib: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hwlib: interrupted; nothing half-written was stored.", file=sys.stderr, flush=True)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

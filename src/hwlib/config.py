@@ -1,0 +1,387 @@
+"""Experiment configuration: frozen dataclasses, validation, stable keys.
+
+An :class:`Experiment` is everything that decides a trained run: the dataset, the network
+(:class:`ModelSpec`) and the training settings (:class:`TrainSpec`). It is plain data:
+it round-trips through ``to_dict``/``from_dict`` (and YAML), and its :meth:`key` is a
+hash of its canonical JSON, so the same settings always give the same key.
+
+:func:`validate` checks a config *before* anything is built: it walks every layer with
+the output-size formula and rejects, with a :class:`~hwlib.errors.ConfigError` that shows
+the arithmetic, any config whose feature maps would shrink below one pixel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterable
+
+from hwlib.errors import ConfigError
+
+DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
+    "mnist": (28, 28, 1),
+    "cifar10": (32, 32, 3),
+}
+PADDINGS = ("same", "valid")
+POOL = 2  # max-pooling window and stride after conv1 and conv2
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One convolution (ReLU), optionally followed by 2x2 max-pooling."""
+
+    filters: int
+    kernel: int = 3
+    stride: int = 1
+    padding: str = "same"
+    pool: bool = False
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The network: convolutions, then flatten, dense ReLU layers and a 10-way output.
+
+    ``l2_layers`` names the layers (``conv1``, ``fc1``, ``output``, ...) whose kernels get
+    an L2 penalty of ``l2``; empty means no regularization.
+    """
+
+    convs: tuple[ConvLayer, ...]
+    dense: tuple[int, ...] = (64,)
+    n_classes: int = 10
+    l2: float = 0.01
+    l2_layers: tuple[str, ...] = ()
+
+    def layer_names(self) -> list[str]:
+        """The names of the weighted layers, in order: conv1.., fc1.., output."""
+        return [f"conv{i + 1}" for i in range(len(self.convs))] + [
+            f"fc{i + 1}" for i in range(len(self.dense))
+        ] + ["output"]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How the network is trained: Adam on sparse categorical cross-entropy.
+
+    ``n_train``/``n_test`` of ``None`` use the whole split; otherwise a stratified,
+    deterministic subset chosen with ``data_seed``. ``seed`` drives initialisation and
+    shuffling.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 0.001
+    seed: int = 0
+    n_train: int | None = None
+    n_test: int | None = None
+    data_seed: int = 0
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named experiment of the homework: dataset + model + training settings.
+
+    ``name`` and ``title`` describe; they are not part of :meth:`key`, which depends only
+    on what changes the trained weights.
+    """
+
+    name: str
+    dataset: str
+    model: ModelSpec
+    train: TrainSpec = field(default_factory=TrainSpec)
+    title: str = ""
+
+    # -- identity ---------------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        """The part of the config that decides the result (no name/title)."""
+        d = self.to_dict()
+        d.pop("name")
+        d.pop("title")
+        return d
+
+    def key(self) -> str:
+        """A stable 12-hex-digit hash of the canonical JSON of :meth:`config_dict`."""
+        return short_hash(self.config_dict())
+
+    # -- (de)serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Experiment":
+        """Build (and validate) an experiment from a plain dict, as written by to_dict."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"An experiment config must be a mapping, got {type(d).__name__}.")
+        d = dict(d)
+        model = _only_fields(ModelSpec, d.pop("model", None), "model")
+        convs = model.pop("convs", None)
+        if not isinstance(convs, (list, tuple)) or not convs:
+            raise ConfigError("model.convs must be a non-empty list of convolution layers.")
+        model["convs"] = tuple(
+            ConvLayer(**_only_fields(ConvLayer, c, f"model.convs[{i}]")) for i, c in enumerate(convs)
+        )
+        for name in ("dense", "l2_layers"):
+            if name in model:
+                if not isinstance(model[name], (list, tuple)):
+                    raise ConfigError(f"model.{name} must be a list, got {model[name]!r}.")
+                model[name] = tuple(model[name])
+        train = _only_fields(TrainSpec, d.pop("train", {}) or {}, "train")
+        top = _only_fields(Experiment, d, "experiment")
+        for required in ("name", "dataset"):
+            if required not in top:
+                raise ConfigError(f"The experiment config has no '{required}'.")
+        exp = cls(model=ModelSpec(**model), train=TrainSpec(**train), **top)
+        validate(exp)
+        return exp
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> "Experiment":
+        import yaml
+
+        try:
+            return cls.from_dict(yaml.safe_load(text))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"The experiment YAML could not be parsed: {exc}") from None
+
+    # -- variants ------------------------------------------------------------------------
+    def with_overrides(self, overrides: dict[str, Any] | Iterable[str]) -> "Experiment":
+        """A copy with settings changed, validated.
+
+        ``overrides`` maps a setting to a value, or is a list of ``"name=value"`` strings
+        (values parsed as YAML scalars). Names are short (``epochs``, ``n_train``,
+        ``learning_rate``/``lr``, ``seed``, ``batch_size``, ``l2``, ``l2_layers``, and
+        ``kernel``/``stride``/``padding``/``filters`` which apply to every convolution)
+        or dotted paths into the dict form (``model.convs.0.kernel``).
+        """
+        pairs = parse_overrides(overrides) if not isinstance(overrides, dict) else overrides
+        d = self.to_dict()
+        for name, value in pairs.items():
+            _apply_override(d, name, value)
+        return Experiment.from_dict(d)
+
+
+def short_hash(obj: Any, n: int = 12) -> str:
+    """First ``n`` hex digits of the sha256 of ``obj``'s canonical JSON."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+# ---------------------------------------------------------------------------------------
+# Overrides (`--set name=value`, papermill parameters)
+# ---------------------------------------------------------------------------------------
+TRAIN_ALIASES = {"lr": "learning_rate"}
+TRAIN_FIELDS = {f.name for f in fields(TrainSpec)}
+CONV_FIELDS = {"kernel", "stride", "padding", "filters"}
+MODEL_FIELDS = {"l2", "l2_layers", "dense", "n_classes"}
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``["epochs=2", "n_train=5000"]`` into ``{"epochs": 2, "n_train": 5000}``."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = str(item).partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"Cannot read the setting {item!r}: write it as name=value, e.g. epochs=2.")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        out[name.strip()] = value
+    return out
+
+
+def _apply_override(d: dict[str, Any], name: str, value: Any) -> None:
+    name = TRAIN_ALIASES.get(name, name)
+    if name in TRAIN_FIELDS:
+        d["train"][name] = value
+    elif name in CONV_FIELDS:
+        for conv in d["model"]["convs"]:
+            conv[name] = value
+    elif name in MODEL_FIELDS:
+        d["model"][name] = list(value) if isinstance(value, (list, tuple)) else value
+    elif name == "dataset":
+        d["dataset"] = value
+    elif "." in name:
+        parts = name.split(".")
+        node: Any = d
+        try:
+            for p in parts[:-1]:
+                node = node[int(p)] if isinstance(node, list) else node[p]
+            last = parts[-1]
+            if isinstance(node, list):
+                node[int(last)] = value
+            elif last in node:
+                node[last] = value
+            else:
+                raise KeyError(last)
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise ConfigError(f"The setting '{name}' does not exist in the experiment config.") from None
+    else:
+        known = sorted(TRAIN_FIELDS | CONV_FIELDS | MODEL_FIELDS | set(TRAIN_ALIASES) | {"dataset"})
+        raise ConfigError(
+            f"Unknown setting '{name}'. Known settings: {', '.join(known)}; "
+            "or a dotted path such as model.convs.0.kernel."
+        )
+
+
+def _only_fields(cls: type, d: Any, where: str) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise ConfigError(f"'{where}' must be a mapping of settings, got {d!r}.")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting(s) {', '.join(unknown)} in '{where}'. Allowed: {', '.join(sorted(names))}."
+        )
+    return dict(d)
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+# ---------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------
+def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int]:
+    """Output size of a convolution along one axis, and the total padding used.
+
+    ``out = floor((in + P - k) / s) + 1`` where ``P`` is 0 for ``valid`` and, for
+    ``same``, the smallest padding that gives ``out = ceil(in / s)`` (as Keras/TF do).
+    """
+    if padding == "same":
+        pad = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    else:
+        pad = 0
+    return (size + pad - kernel) // stride + 1, pad
+
+
+def pool_output_size(size: int) -> int:
+    """Output size of a 2x2, stride-2, valid max-pool: floor((in - 2) / 2) + 1."""
+    return (size - POOL) // POOL + 1
+
+
+@dataclass(frozen=True)
+class ShapeStep:
+    """One row of the shape walk: a layer and the arithmetic of its output size."""
+
+    layer: str
+    kind: str
+    input_size: int
+    output_size: int
+    formula: str
+    channels: int
+
+
+def shape_walk(model: ModelSpec, input_shape: tuple[int, int, int]) -> list[ShapeStep]:
+    """Walk every convolution and pooling layer with the output-size formula.
+
+    Returns the steps (without raising); :func:`validate` turns a step whose output
+    is below 1 into an error.
+    """
+    size, _, channels = input_shape
+    steps: list[ShapeStep] = []
+    for i, conv in enumerate(model.convs, start=1):
+        out, pad = conv_output_size(size, conv.kernel, conv.stride, conv.padding)
+        formula = f"floor(({size} + {pad} - {conv.kernel}) / {conv.stride}) + 1 = {out}"
+        steps.append(ShapeStep(f"conv{i}", "conv", size, out, formula, conv.filters))
+        size, channels = out, conv.filters
+        if out < 1:
+            return steps
+        if conv.pool:
+            out = pool_output_size(size)
+            formula = f"floor(({size} - {POOL}) / {POOL}) + 1 = {out}"
+            steps.append(ShapeStep(f"pool{i}", "pool", size, out, formula, channels))
+            size = out
+            if out < 1:
+                return steps
+    return steps
+
+
+def _check_int(value: Any, name: str, minimum: int = 1, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}.")
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
+
+
+def validate(exp: Experiment) -> Experiment:
+    """Check an experiment before anything is built; raise :class:`ConfigError` if bad."""
+    if not isinstance(exp.name, str) or not exp.name:
+        raise ConfigError("The experiment needs a non-empty name.")
+    if exp.dataset not in DATASET_SHAPES:
+        raise ConfigError(
+            f"Unknown dataset {exp.dataset!r}. Choose one of: {', '.join(DATASET_SHAPES)}."
+        )
+    m, t = exp.model, exp.train
+    if not m.convs:
+        raise ConfigError("The model needs at least one convolution layer.")
+    for i, conv in enumerate(m.convs, start=1):
+        where = f"conv{i}"
+        _check_int(conv.filters, f"{where}: the number of filters")
+        _check_int(conv.kernel, f"{where}: the kernel size")
+        _check_int(conv.stride, f"{where}: the stride")
+        if conv.padding not in PADDINGS:
+            raise ConfigError(
+                f"{where}: padding {conv.padding!r} does not exist. Use 'same' (output = "
+                "ceil(input / stride)) or 'valid' (no padding)."
+            )
+        if not isinstance(conv.pool, bool):
+            raise ConfigError(f"{where}: pool must be true or false, got {conv.pool!r}.")
+    for i, units in enumerate(m.dense, start=1):
+        _check_int(units, f"fc{i}: the number of units")
+    _check_int(m.n_classes, "n_classes", minimum=2)
+    if m.n_classes != 10:
+        raise ConfigError(f"Both datasets have 10 classes; n_classes must be 10, got {m.n_classes}.")
+    if isinstance(m.l2, bool) or not isinstance(m.l2, (int, float)) or not m.l2 >= 0 or math.isinf(m.l2):
+        raise ConfigError(f"l2 must be a number >= 0 (the L2 penalty factor), got {m.l2!r}.")
+    names = m.layer_names()
+    for layer in m.l2_layers:
+        if layer not in names:
+            raise ConfigError(
+                f"L2 is set on layer {layer!r}, but the model has no such layer. "
+                f"Its weighted layers are: {', '.join(names)}."
+            )
+    if m.l2_layers and m.l2 == 0:
+        raise ConfigError("l2_layers names layers to regularize but l2 is 0: set l2 > 0 or clear l2_layers.")
+
+    _check_int(t.epochs, "epochs")
+    _check_int(t.batch_size, "batch_size")
+    _check_int(t.seed, "seed", minimum=0)
+    _check_int(t.data_seed, "data_seed", minimum=0)
+    _check_int(t.n_train, "n_train", minimum=10, allow_none=True)
+    _check_int(t.n_test, "n_test", minimum=10, allow_none=True)
+    lr = t.learning_rate
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 10 or math.isnan(lr):
+        raise ConfigError(
+            f"learning_rate must be a number between 0 and 10 (exclusive), got {lr!r}; "
+            "the homework uses 0.001 (Adam's default)."
+        )
+
+    steps = shape_walk(m, DATASET_SHAPES[exp.dataset])
+    last = steps[-1]
+    if last.output_size < 1:
+        walk = "; ".join(f"{s.layer}: {s.formula}" for s in steps)
+        raise ConfigError(
+            f"{last.layer} would output a {last.output_size}x{last.output_size} feature map "
+            f"(below 1 pixel) for {exp.dataset} input {DATASET_SHAPES[exp.dataset][0]}x"
+            f"{DATASET_SHAPES[exp.dataset][1]}. Output size = floor((in + padding - kernel) "
+            f"/ stride) + 1: {walk}. Use a smaller kernel or stride, 'same' padding, or "
+            "fewer pooling layers."
+        )
+    return exp

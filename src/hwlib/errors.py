@@ -1,0 +1,33 @@
+"""Exceptions raised by hwlib.
+
+Every error a user can cause (a bad config, missing data, a damaged store entry, a bad
+notebook parameter) is an :class:`HwlibError` whose message says what was wrong and how
+to fix it. The CLI prints the message (no traceback) and exits with the class's
+``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class HwlibError(Exception):
+    """Base class of every error hwlib raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(HwlibError, ValueError):
+    """An experiment configuration (or a parameter) is invalid."""
+
+    exit_code = 2
+
+
+class DataError(HwlibError):
+    """A dataset could not be found, read or validated."""
+
+    exit_code = 3
+
+
+class StoreError(HwlibError):
+    """The run store cannot be written, or an entry in it is damaged."""
+
+    exit_code = 4

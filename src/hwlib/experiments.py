@@ -1,0 +1,115 @@
+"""Every experiment of the homework, as data.
+
+MNIST (report section 1, 10 epochs): the base net, the Table 3 kernel/stride sweep and
+L2 on all layers. CIFAR-10 (section 2, 15 epochs): the base net, the Table 6 sweep, L2 on
+all layers and the tuned L2 run of Table 7. :func:`quick` derives the small CI-sized
+profile from any experiment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hwlib.config import ConvLayer, Experiment, ModelSpec, TrainSpec, validate
+from hwlib.errors import ConfigError
+
+PROFILES = ("full", "quick")
+QUICK = {"epochs": 2, "n_train": 2000, "n_test": 1000}
+
+
+def _net(filters: tuple[int, ...], kernel: int, stride: int, padding: str, dense: tuple[int, ...]) -> ModelSpec:
+    """conv/pool, conv/pool, conv, flatten, dense..., output (pooling after conv1, conv2)."""
+    convs = tuple(
+        ConvLayer(f, kernel, stride, padding, pool=i < 2) for i, f in enumerate(filters)
+    )
+    return ModelSpec(convs=convs, dense=dense)
+
+
+MNIST_FILTERS, MNIST_DENSE = (4, 8, 16), (64,)
+CIFAR_FILTERS, CIFAR_DENSE = (16, 32, 64), (64, 128)
+
+# (kernel, stride, padding) rows of Table 3 and Table 6, in the report's order.
+MNIST_SWEEP = ((5, 1, "same"), (3, 1, "valid"), (7, 1, "same"), (5, 2, "same"),
+               (7, 3, "same"), (3, 2, "same"), (3, 3, "same"))
+CIFAR_SWEEP = ((3, 1, "same"), (3, 2, "same"), (5, 2, "same"), (5, 1, "same"))
+
+
+def _mnist(kernel: int = 5, stride: int = 1, padding: str = "same", **model) -> ModelSpec:
+    return dataclasses.replace(_net(MNIST_FILTERS, kernel, stride, padding, MNIST_DENSE), **model)
+
+
+def _cifar(kernel: int = 3, stride: int = 1, padding: str = "same", **model) -> ModelSpec:
+    return dataclasses.replace(_net(CIFAR_FILTERS, kernel, stride, padding, CIFAR_DENSE), **model)
+
+
+def sweep_name(dataset: str, kernel: int, stride: int, padding: str) -> str:
+    return f"{dataset}-k{kernel}s{stride}-{padding}"
+
+
+def _build() -> dict[str, Experiment]:
+    mnist_train, cifar_train = TrainSpec(epochs=10), TrainSpec(epochs=15)
+    mnist_all = tuple(_mnist().layer_names())
+    cifar_all = tuple(_cifar().layer_names())
+    exps = [
+        Experiment("mnist-base", "mnist", _mnist(), mnist_train,
+                   "MNIST base net (Table 1): 5x5 kernels, stride 1, same padding"),
+        Experiment("mnist-l2", "mnist", _mnist(l2_layers=mnist_all), mnist_train,
+                   "MNIST base net with L2 (0.01) on every layer (Figures 13-14)"),
+        Experiment("cifar10-base", "cifar10", _cifar(), cifar_train,
+                   "CIFAR-10 base net (Table 4): 3x3 kernels, stride 1, same padding"),
+        Experiment("cifar10-l2", "cifar10", _cifar(l2_layers=cifar_all), cifar_train,
+                   "CIFAR-10 base net with L2 (0.01) on every layer (Figures 28-29)"),
+        Experiment("cifar10-l2-tuned", "cifar10", _cifar(l2_layers=("conv1", "conv3", "fc1")),
+                   TrainSpec(epochs=20, learning_rate=0.002),
+                   "CIFAR-10 tuned L2 (Table 7): lr 0.002, 20 epochs, L2 on conv1, conv3, fc1"),
+    ]
+    for k, s, p in MNIST_SWEEP:
+        exps.append(Experiment(sweep_name("mnist", k, s, p), "mnist", _mnist(k, s, p), mnist_train,
+                               f"MNIST sweep (Table 3): {k}x{k} kernels, stride {s}, {p} padding"))
+    for k, s, p in CIFAR_SWEEP:
+        exps.append(Experiment(sweep_name("cifar10", k, s, p), "cifar10", _cifar(k, s, p), cifar_train,
+                               f"CIFAR-10 sweep (Table 6): {k}x{k} kernels, stride {s}, {p} padding"))
+    return {e.name: validate(e) for e in exps}
+
+
+EXPERIMENTS: dict[str, Experiment] = _build()
+SWEEPS: dict[str, tuple[str, ...]] = {
+    "mnist": tuple(sweep_name("mnist", *row) for row in MNIST_SWEEP),
+    "cifar10": tuple(sweep_name("cifar10", *row) for row in CIFAR_SWEEP),
+}
+# Experiments whose trained weights the report's figures need (histograms, examples,
+# feature maps); sweep runs keep only their metrics and history.
+NEEDS_WEIGHTS = frozenset({"mnist-base", "mnist-l2", "cifar10-base", "cifar10-l2", "cifar10-l2-tuned"})
+
+
+def get(name: str) -> Experiment:
+    """The experiment called ``name``; a :class:`ConfigError` lists the known names."""
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown experiment {name!r}. Known experiments: {', '.join(EXPERIMENTS)} "
+            "(run `hwlib list`)."
+        ) from None
+
+
+def sweep(dataset: str) -> list[Experiment]:
+    """The sweep experiments of ``dataset`` (Table 3 or Table 6), in the report's order."""
+    if dataset not in SWEEPS:
+        raise ConfigError(f"No sweep for {dataset!r}. Sweeps exist for: {', '.join(SWEEPS)}.")
+    return [EXPERIMENTS[n] for n in SWEEPS[dataset]]
+
+
+def quick(exp: Experiment, **overrides) -> Experiment:
+    """The CI-sized version of ``exp``: a stratified subset and few epochs."""
+    settings = dict(QUICK, **overrides)
+    return exp.with_overrides(settings)
+
+
+def with_profile(exp: Experiment, profile: str) -> Experiment:
+    """``exp`` in the ``full`` (homework) or ``quick`` (CI) profile."""
+    if profile == "full":
+        return exp
+    if profile == "quick":
+        return quick(exp)
+    raise ConfigError(f"Unknown profile {profile!r}. Choose one of: {', '.join(PROFILES)}.")

@@ -1,0 +1,356 @@
+"""Train an experiment, deterministically, and keep the result in the run store.
+
+:func:`run` is the one entry point: it loads the data (once per process), computes the
+run key, returns the stored run on a hit, and otherwise trains and stores it.
+
+Training is Adam on sparse categorical cross-entropy (from logits), the batch size of
+the config, and an evaluation on the test set after every epoch (the report's "test"
+curves). Seeds (``keras.utils.set_random_seed``) plus TensorFlow op determinism make a
+rerun of the same key on the same machine bit-identical.
+
+How batches reach the model (:class:`Engine`) is a matter of speed, not of results: the
+same batches in the same order whatever the engine settings, which is why they are not
+part of the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from hwlib import __version__
+from hwlib.config import Experiment, validate
+from hwlib.errors import ConfigError, StoreError
+from hwlib.store import WEIGHTS, Entry, RunStore, run_key
+
+# Bump when a change to this module changes trained weights: every stored run is then
+# trained again (the version is part of the store key).
+TRAIN_CODE_VERSION = "1"
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Speed settings of the training loop (they do not change the batches or the math).
+
+    ``steps_per_execution``: batches per compiled call (cuts per-step Python overhead);
+    ``eval_batch_size``: batch size of the per-epoch test evaluation (the mean loss and
+    accuracy do not depend on it beyond float rounding); ``pipeline``: ``"tfdata"`` feeds
+    in-memory tensors through ``tf.data`` with prefetch, ``"numpy"`` hands NumPy arrays to
+    ``model.fit`` as plain Keras does.
+    """
+
+    steps_per_execution: int = 1
+    eval_batch_size: int = 32
+    pipeline: str = "numpy"
+    jit_compile: bool = False
+
+
+PLAIN_KERAS = Engine()
+DEFAULT_ENGINE = Engine(steps_per_execution=50, eval_batch_size=1000, pipeline="tfdata")
+
+_DETERMINISM_ON = False
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras, with deterministic TF ops."""
+    global _DETERMINISM_ON
+    import keras
+    import tensorflow as tf
+
+    keras.backend.clear_session()
+    if not _DETERMINISM_ON:
+        tf.config.experimental.enable_op_determinism()
+        _DETERMINISM_ON = True
+    keras.utils.set_random_seed(seed)
+
+
+def compile_model(model: Any, exp: Experiment, engine: Engine) -> Any:
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=exp.train.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        steps_per_execution=engine.steps_per_execution,
+        jit_compile=engine.jit_compile,
+    )
+    return model
+
+
+class EpochTimer:
+    """Keras callback: seconds per epoch (training + test evaluation), and a progress line."""
+
+    def __new__(cls, *args, **kwargs):  # subclass keras.callbacks.Callback lazily
+        import keras
+
+        class _EpochTimer(keras.callbacks.Callback):
+            def __init__(self, epochs: int, log: Callable[[str], None] | None):
+                super().__init__()
+                self.epochs, self.log, self.seconds = epochs, log, []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._t0 = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                dt = time.perf_counter() - self._t0
+                self.seconds.append(dt)
+                if self.log:
+                    logs = logs or {}
+                    self.log(
+                        f"epoch {epoch + 1:>3}/{self.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
+                        f"acc {logs.get('accuracy', float('nan')):.4f}  test_loss "
+                        f"{logs.get('val_loss', float('nan')):.4f}  test_acc "
+                        f"{logs.get('val_accuracy', float('nan')):.4f}  ({dt:.1f} s)"
+                    )
+
+        return _EpochTimer(*args, **kwargs)
+
+
+def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
+        log: Callable[[str], None] | None = None) -> tuple[Any, Any, list[float]]:
+    """Train ``exp`` on ``data`` (a :class:`hwlib.data.Dataset`, already subset).
+
+    Returns the trained model, the history DataFrame (:data:`HISTORY_COLUMNS`) and the
+    seconds of each epoch.
+    """
+    import pandas as pd
+
+    from hwlib.models import build_experiment
+
+    validate(exp)
+    t = exp.train
+    seed_everything(t.seed)
+    model = compile_model(build_experiment(exp), exp, engine)
+    timer = EpochTimer(t.epochs, log)
+    if engine.pipeline == "tfdata":
+        import tensorflow as tf
+
+        n = len(data.y_train)
+        train_ds = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+                    .shuffle(n, seed=t.seed, reshuffle_each_iteration=True)
+                    .batch(t.batch_size).prefetch(tf.data.AUTOTUNE))
+        test_ds = (tf.data.Dataset.from_tensor_slices((data.x_test, data.y_test))
+                   .batch(engine.eval_batch_size).prefetch(tf.data.AUTOTUNE))
+        hist = model.fit(train_ds, epochs=t.epochs, validation_data=test_ds, shuffle=False,
+                         verbose=0, callbacks=[timer])
+    elif engine.pipeline == "numpy":
+        hist = model.fit(data.x_train, data.y_train, batch_size=t.batch_size, epochs=t.epochs,
+                         validation_data=(data.x_test, data.y_test),
+                         validation_batch_size=engine.eval_batch_size, shuffle=True, verbose=0,
+                         callbacks=[timer])
+    else:
+        raise ConfigError(f"Unknown pipeline {engine.pipeline!r}: use 'tfdata' or 'numpy'.")
+    h = hist.history
+    history = pd.DataFrame({
+        "epoch": range(1, t.epochs + 1),
+        "loss": h["loss"],
+        "accuracy": h["accuracy"],
+        "test_loss": h["val_loss"],
+        "test_accuracy": h["val_accuracy"],
+    })
+    return model, history, timer.seconds
+
+
+# ---------------------------------------------------------------------------------------
+# Provenance
+# ---------------------------------------------------------------------------------------
+def _git_commit() -> dict[str, Any] | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=5)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root,
+                               capture_output=True, text=True, timeout=5)
+        return {"commit": commit.stdout.strip(), "src_dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts recorded with every run."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "hwlib": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "device": f"GPU ({len(gpus)})" if gpus else "CPU",
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """A stored run: its experiment, history, final metrics, provenance and weights."""
+
+    experiment: Experiment
+    key: str
+    entry: Entry
+
+    @property
+    def history(self):
+        import pandas as pd
+
+        return pd.read_csv(self.entry.history_path)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.entry.metrics
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return self.entry.provenance
+
+    @property
+    def data_fingerprint(self) -> str:
+        return self.entry.config["data_fingerprint"]
+
+    def load_model(self) -> Any:
+        """The trained Keras model: built from the config, weights from the store."""
+        from hwlib.models import build_experiment
+
+        path = self.entry.weights_path
+        if path is None:
+            raise StoreError(
+                f"Run {self.key} ({self.experiment.name}) was stored without weights. Train it "
+                f"with weights: `hwlib train {self.experiment.name} --force`."
+            )
+        model = build_experiment(self.experiment)
+        try:
+            model.load_weights(path)
+            return model
+        except Exception as exc:  # h5py/keras raise many kinds on a damaged file
+            raise StoreError(
+                f"The weights file {path} cannot be read ({type(exc).__name__}). Delete "
+                f"{self.entry.path} and train the run again."
+            ) from None
+
+
+def load_data(exp: Experiment, data_dir: str | os.PathLike | None = None):
+    """The dataset of ``exp``, with its subset (``n_train``/``n_test``) applied."""
+    from hwlib import data as hwdata
+
+    ds = hwdata.load(exp.dataset, data_dir)
+    t = exp.train
+    if t.n_train is None and t.n_test is None:
+        return ds
+    return ds.subset(t.n_train, t.n_test, seed=t.data_seed)
+
+
+def key_for(exp: Experiment, data_fingerprint: str) -> str:
+    return run_key(exp.config_dict(), data_fingerprint, TRAIN_CODE_VERSION)
+
+
+def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, force: bool = False,
+        weights: bool = True, data_dir: str | os.PathLike | None = None,
+        log: Callable[[str], None] | None = None, engine: Engine = DEFAULT_ENGINE,
+        train: bool = True) -> Run:
+    """The run of ``exp``: from the store if there, otherwise trained and stored.
+
+    ``weights``: keep the trained model (needed for histograms, examples and feature
+    maps); a stored entry without weights is retrained when weights are asked for.
+    ``train=False`` raises :class:`StoreError` instead of training on a miss.
+    """
+    validate(exp)
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    data = load_data(exp, data_dir)
+    key = key_for(exp, data.fingerprint)
+    if not force:
+        entry = store.get(key, need_weights=weights)
+        if entry is not None:
+            if log:
+                log(f"{exp.name}: stored run {key} found in {store.root}")
+            return Run(exp, key, entry)
+    if not train:
+        raise StoreError(
+            f"{exp.name} (key {key}) is not in the run store {store.root}, and training is off. "
+            f"Train it with `hwlib train {exp.name}` (or run the notebook with train=True)."
+        )
+    tmp = store.begin(key)  # fails fast on an unwritable store
+    try:
+        if log:
+            log(f"{exp.name}: training run {key} ({exp.train.epochs} epochs, "
+                f"{len(data.y_train)} training images)")
+        t0 = time.perf_counter()
+        model, history, seconds = fit(exp, data, engine, log)
+        wall = time.perf_counter() - t0
+        _write_entry(tmp, exp, key, data, model, history, seconds, wall, weights, engine)
+        entry = store.commit(key, tmp)
+    except BaseException:
+        store.abort(tmp)
+        raise
+    return Run(exp, key, entry)
+
+
+def _write_entry(tmp: Path, exp: Experiment, key: str, data: Any, model: Any, history: Any,
+                 seconds: list[float], wall: float, weights: bool, engine: Engine) -> None:
+    last = history.iloc[-1]
+    config = {"key": key, "name": exp.name, "experiment": exp.to_dict(),
+              "data_fingerprint": data.fingerprint, "train_code_version": TRAIN_CODE_VERSION}
+    metrics = {
+        "test_loss": float(last["test_loss"]), "test_accuracy": float(last["test_accuracy"]),
+        "train_loss": float(last["loss"]), "train_accuracy": float(last["accuracy"]),
+        "epochs": int(exp.train.epochs), "n_train": int(len(data.y_train)),
+        "n_test": int(len(data.y_test)), "params": int(model.count_params()),
+    }
+    n_img = len(data.y_train)
+    provenance = {
+        **environment(),
+        "git": _git_commit(),
+        "data_source": str(data.source),
+        "engine": dataclasses.asdict(engine),
+        "wall_seconds": round(wall, 3),
+        "epoch_seconds": [round(s, 3) for s in seconds],
+        "epochs_per_second": round(len(seconds) / sum(seconds), 5),
+        "train_images_per_second": round(n_img * len(seconds) / sum(seconds), 1),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    _dump(tmp / "config.json", config)
+    _dump(tmp / "metrics.json", metrics)
+    _dump(tmp / "provenance.json", provenance)
+    buf = io.StringIO()
+    history.to_csv(buf, index=False, float_format="%.9g")
+    (tmp / "history.csv").write_text(buf.getvalue())
+    if weights:
+        from hwlib.models import build_experiment
+
+        bare = build_experiment(exp)  # without optimizer state: a third of the size
+        bare.set_weights(model.get_weights())
+        bare.save_weights(tmp / WEIGHTS)
+
+
+def _dump(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n")
