@@ -378,8 +378,8 @@ def validate(exp: Experiment) -> Experiment:
     if last.output_size < 1:
         walk = "; ".join(f"{s.layer}: {s.formula}" for s in steps)
         raise ConfigError(
-            f"{last.layer} would output a {last.output_size}x{last.output_size} feature map "
-            f"(below 1 pixel) for {exp.dataset} input {DATASET_SHAPES[exp.dataset][0]}x"
+            f"{last.layer} would output feature maps of size {last.output_size} (below 1 "
+            f"pixel) for {exp.dataset} input {DATASET_SHAPES[exp.dataset][0]}x"
             f"{DATASET_SHAPES[exp.dataset][1]}. Output size = floor((in + padding - kernel) "
             f"/ stride) + 1: {walk}. Use a smaller kernel or stride, 'same' padding, or "
             "fewer pooling layers."

@@ -181,32 +181,34 @@ def stratified_indices(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 def locate(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
     """Find dataset ``name`` on disk, downloading it through keras as a last resort.
 
-    Look-up order: ``data_dir`` (a folder holding the dataset, or the dataset's own file
-    or batch folder) → ``$HWLIB_DATA_DIR`` →
-    ``./data/`` → the keras cache (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``)
-    → a download with ``keras.utils.get_file`` unless ``HWLIB_NO_DOWNLOAD=1``.
-    A folder counts when it holds ``mnist.npz`` (MNIST) or ``cifar10.npz``,
-    ``cifar-10-batches-py/`` or ``cifar-10-python.tar.gz`` (CIFAR-10).
+    Look-up order: ``data_dir`` (a folder holding the dataset, or the dataset's own
+    file or batch folder) → ``$HWLIB_DATA_DIR`` → ``./data/`` → the keras cache
+    (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``) → a download with
+    ``keras.utils.get_file``, unless ``HWLIB_NO_DOWNLOAD=1``. A folder counts when it
+    holds ``mnist.npz`` (MNIST) or ``cifar10.npz``, ``cifar-10-batches-py/`` or
+    ``cifar-10-python.tar.gz`` (CIFAR-10). A named folder that lacks the dataset gives
+    a warning, and the search goes on. Returns an absolute path.
     """
     _check_name(name)
-    places: list[tuple[str, Path, tuple[str, ...]]] = []
-    looked: list[str] = []
-    skipped: list[str] = []  # folders the user named that did not hold the dataset
+    places: list[tuple[str, Path | None, tuple[str, ...]]] = []
     if data_dir is not None:
         given = Path(data_dir).expanduser()
         if given.is_file() or _is_batch_folder(given):
             return given.resolve()
         places.append(("data_dir argument", given, _FILES[name]))
     env_dir = os.environ.get("HWLIB_DATA_DIR")
-    if env_dir:
-        places.append(("$HWLIB_DATA_DIR", Path(env_dir).expanduser(), _FILES[name]))
-    else:
-        looked.append("$HWLIB_DATA_DIR (not set)")
+    env_folder = Path(env_dir).expanduser() if env_dir else None
+    places.append(("$HWLIB_DATA_DIR", env_folder, _FILES[name]))
     places.append(("./data", Path.cwd() / "data", _FILES[name]))
     keras_files = _FILES[name] + _KERAS_CACHE_EXTRA[name]
     places.append(("keras cache", _keras_home() / "datasets", keras_files))
 
+    looked: list[str] = []
+    skipped: list[str] = []  # folders the user named that did not hold the dataset
     for label, folder, names in places:
+        if folder is None:
+            looked.append(f"{label} (not set)")
+            continue
         for candidate in (folder / file_name for file_name in names):
             looked.append(f"{candidate} ({label})")
             if _is_dataset_path(candidate):
@@ -355,11 +357,11 @@ def _is_batch_folder(path: Path) -> bool:
 def _download(name: str, looked: list[str]) -> Path:
     """Download ``name`` into the keras cache, or explain why it is not there."""
     places = "\n".join(f"  - {place}" for place in looked)
-    holding = " or ".join(_FILES[name])
+    holding = " or ".join(f"{file}/" if file == _BATCH_FOLDER else file for file in _FILES[name])
     not_found = (
         f"Could not find the {name} dataset. Looked in:\n{places}\n"
-        f"Set HWLIB_DATA_DIR to a folder holding {holding} (e.g. "
-        f"HWLIB_DATA_DIR=/path/to/datasets), or pass --data-dir."
+        f"Set HWLIB_DATA_DIR to a folder holding {holding} (for example "
+        "`export HWLIB_DATA_DIR=/path/to/datasets`), or pass --data-dir."
     )
     if os.environ.get("HWLIB_NO_DOWNLOAD") == "1":
         raise DataError(f"{not_found}\nNo download was tried because HWLIB_NO_DOWNLOAD=1.")
@@ -419,7 +421,8 @@ def _damaged(where: str | Path, exc: BaseException) -> DataError:
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # open the file here: np.load leaves it open when the zip is unreadable
+        with path.open("rb") as file, np.load(file, allow_pickle=False) as archive:
             found = list(archive.files)
             arrays = {key: archive[key] for key in _KEYS if key in found}
     except _READ_ERRORS as exc:
@@ -452,9 +455,8 @@ def _read_batch_archive(path: Path) -> dict[str, np.ndarray]:
         with tarfile.open(path, "r:gz") as archive:
             for member in archive:
                 batch = PurePosixPath(member.name).name
-                if member.isfile() and batch in _BATCHES:
-                    content = archive.extractfile(member)
-                    assert content is not None  # a regular file always has content
+                content = archive.extractfile(member) if batch in _BATCHES else None
+                if content is not None:  # None when the member is not a regular file
                     blobs[batch] = content.read()
     except _READ_ERRORS as exc:
         raise _damaged(path, exc) from exc

@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny synthetic datasets in the real file format, isolated stores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+SHAPES = {"mnist": (28, 28), "cifar10": (32, 32, 3)}
+
+
+def make_tiny(name: str, n_train: int = 200, n_test: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
+    """Learnable synthetic images: class k is a bright bar at row band k, plus noise."""
+    rng = np.random.default_rng(seed)
+    shape = SHAPES[name]
+    out = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        y = np.arange(n) % 10
+        rng.shuffle(y)
+        x = rng.integers(0, 60, size=(n, *shape), dtype=np.uint8)
+        rows = shape[0] // 10
+        for i, label in enumerate(y):
+            x[i, label * rows:(label + 1) * rows] = 230
+        out[f"x_{split}"], out[f"y_{split}"] = x, y.astype(np.uint8)
+    return out
+
+
+def write_tiny(folder: Path, **kwargs) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SHAPES:
+        np.savez_compressed(folder / f"{name}.npz", **make_tiny(name, **kwargs))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    """A folder with tiny mnist.npz and cifar10.npz (non-canonical sizes)."""
+    return write_tiny(tmp_path_factory.mktemp("tiny-data"))
+
+
+@pytest.fixture
+def tiny_env(tiny_dir, monkeypatch, tmp_path) -> Path:
+    """Point hwlib at the tiny data (non-strict) and at a fresh store; returns the store."""
+    from hwlib import data
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("HWLIB_DATA_DIR", str(tiny_dir))
+    monkeypatch.setenv("HWLIB_DATA_STRICT", "0")
+    monkeypatch.setenv("HWLIB_NO_DOWNLOAD", "1")
+    monkeypatch.setenv("HWLIB_STORE", str(store))
+    data.clear_cache()
+    yield store
+    data.clear_cache()
+
+
+def real_data_dir() -> str | None:
+    d = os.environ.get("HWLIB_DATA_DIR")
+    return d if d and (Path(d) / "mnist.npz").exists() else None
+
+
+needs_real_data = pytest.mark.skipif(real_data_dir() is None,
+                                     reason="set HWLIB_DATA_DIR to the real datasets")

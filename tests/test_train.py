@@ -1,0 +1,140 @@
+"""Training: determinism, store hit/miss/force, killed runs, real data on a subset."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwlib import experiments as E
+from hwlib.errors import StoreError
+from hwlib.store import RunStore
+from hwlib.train import HISTORY_COLUMNS, PLAIN_KERAS, fit, load_data, run
+
+from conftest import needs_real_data, real_data_dir
+
+TINY = {"epochs": 2, "n_train": 100, "n_test": 50}
+
+
+def tiny(name="mnist-base", **more):
+    return E.get(name).with_overrides({**TINY, **more})
+
+
+def test_reruns_are_bit_identical(tiny_env):
+    exp = tiny()
+    data = load_data(exp)
+    m1, h1, _ = fit(exp, data)
+    m2, h2, _ = fit(exp, data)
+    assert h1.equals(h2)
+    for a, b in zip(m1.get_weights(), m2.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    m3, h3, _ = fit(tiny(seed=1), data)
+    assert not h1.equals(h3)
+
+
+def test_engine_settings_do_not_change_results(tiny_env):
+    """steps_per_execution and the eval batch size are speed settings, not results."""
+    from dataclasses import replace
+
+    from hwlib.train import DEFAULT_ENGINE
+
+    exp, data = tiny(), load_data(tiny())
+    _, h1, _ = fit(exp, data, DEFAULT_ENGINE)
+    _, h2, _ = fit(exp, data, replace(DEFAULT_ENGINE, steps_per_execution=1))
+    assert h1[["loss", "accuracy"]].equals(h2[["loss", "accuracy"]])
+    _, h3, _ = fit(exp, data, PLAIN_KERAS)  # model.fit on NumPy arrays, as plain Keras
+    assert list(h3.columns) == list(HISTORY_COLUMNS)
+
+
+def test_store_hit_miss_and_force(tiny_env):
+    logs = []
+    exp = tiny()
+    r1 = run(exp, log=logs.append)
+    assert any("training run" in line for line in logs)
+    assert list(r1.history.columns) == list(HISTORY_COLUMNS) and len(r1.history) == 2
+    assert r1.metrics["test_accuracy"] == pytest.approx(r1.history["test_accuracy"].iloc[-1])
+    assert r1.provenance["engine"]["steps_per_execution"] >= 1
+    first = (r1.entry.path / "provenance.json").read_text()
+    logs.clear()
+    r2 = run(exp, log=logs.append)
+    assert r2.key == r1.key and logs == [f"mnist-base: stored run {r1.key} found in {RunStore().root}"]
+    r3 = run(exp, force=True)
+    assert (r3.entry.path / "provenance.json").read_text() != first  # retrained (new timings)
+    assert r3.history.equals(r1.history)
+    model = r3.load_model()
+    assert model.get_layer("conv1").filters == 4
+
+
+def test_entry_without_weights_is_retrained_when_weights_are_needed(tiny_env):
+    exp = tiny()
+    r = run(exp, weights=False)
+    assert r.entry.weights_path is None
+    with pytest.raises(StoreError, match="stored without weights"):
+        r.load_model()
+    assert run(exp, weights=True).entry.weights_path is not None
+
+
+def test_train_false_refuses_to_train(tiny_env):
+    with pytest.raises(StoreError, match="not in the run store .* `hwlib train mnist-base`"):
+        run(tiny(), train=False)
+
+
+def test_variants_get_their_own_keys(tiny_env):
+    a, b = run(tiny()), run(tiny(epochs=1))
+    assert a.key != b.key and len(b.history) == 1
+    assert sorted(RunStore().keys()) == sorted([a.key, b.key])
+
+
+def _start_training(store: Path, tiny_dir: Path, epochs: int) -> subprocess.Popen:
+    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0",
+               HWLIB_NO_DOWNLOAD="1", HWLIB_STORE=str(store))
+    return subprocess.Popen(
+        [sys.executable, "-m", "hwlib.cli", "train", "mnist-base", "--set", f"epochs={epochs}",
+         "--set", "n_train=200", "--set", "n_test=100"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_epoch(proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if line.startswith("epoch"):
+            return
+        assert time.monotonic() < deadline
+    pytest.fail("training never reported an epoch")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_run_leaves_no_entry_and_rerun_completes(tmp_path, tiny_dir, sig):
+    store = tmp_path / "store"
+    proc = _start_training(store, tiny_dir, epochs=400)
+    _wait_for_epoch(proc)
+    proc.send_signal(sig)
+    rest = proc.communicate(timeout=60)[0]
+    runs = store / "runs"
+    assert [p for p in runs.iterdir() if not p.name.startswith(".tmp-")] == []
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "interrupted" in rest
+        assert list(runs.iterdir()) == []  # cleaned up on the way out
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    # The next run trains cleanly (a short variant here) and removes the dead temp folder.
+    proc = _start_training(store, tiny_dir, epochs=1)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, out
+    entries = list(runs.iterdir())
+    assert len(entries) == 1 and not entries[0].name.startswith(".tmp-")
+    RunStore(store).verify(entries[0].name)
+
+
+@pytest.mark.slow
+@needs_real_data
+def test_real_mnist_subset_learns(tmp_path):
+    exp = E.get("mnist-base").with_overrides({"epochs": 1, "n_train": 3000, "n_test": 1000})
+    r = run(exp, tmp_path, data_dir=real_data_dir())
+    assert r.metrics["n_train"] == 3000 and r.metrics["test_accuracy"] > 0.7
