@@ -81,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("dataset", choices=("mnist", "cifar10"), help="which sweep")
     _train_args(sweep)
 
+    report = sub.add_parser(
+        "report", help="execute the book's chapters with papermill (from the run store, training what is missing)")
+    report.add_argument("--profile", choices=("full", "quick"), default="full",
+                        help="full: the homework's settings (default); quick: small subsets, 2 epochs")
+    report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a notebook parameter for every chapter (repeatable), e.g. -p epochs 2; "
+                             "values are read as YAML (2, 0.5, null, true)")
+    report.add_argument("--chapter", action="append", choices=("intro", "mnist", "cifar10"),
+                        help="execute only this chapter (repeatable; default: all)")
+
     repro = sub.add_parser("reproduce", help="train every experiment of the homework (skips stored runs)")
     _train_args(repro)
     return parser
@@ -162,7 +172,21 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "sweep": cmd_sweep, "reproduce": cmd_reproduce}
+def cmd_report(args: argparse.Namespace) -> int:
+    import yaml
+
+    from hwlib import report
+
+    params = {"profile": args.profile}
+    params.update({name: yaml.safe_load(value) for name, value in args.parameter})
+    report.Settings.from_params(**params)  # a bad parameter stops here, before any notebook runs
+    chapters = tuple(args.chapter) if args.chapter else report.CHAPTERS
+    for path in report.execute_chapters(params, chapters, log=_print):
+        _print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "report": cmd_report, "train": cmd_train, "sweep": cmd_sweep, "reproduce": cmd_reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

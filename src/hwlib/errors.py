@@ -14,6 +14,10 @@ class HwlibError(Exception):
 
     exit_code = 1
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython/Jupyter show this instead of a traceback: one clear paragraph."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ConfigError(HwlibError, ValueError):
     """An experiment configuration (or a parameter) is invalid."""

@@ -15,7 +15,7 @@ Writes are atomic: an entry is assembled in a temporary folder beside ``runs/`` 
 renamed into place, so a run killed mid-training leaves no entry (only a temporary
 folder, removed by the next write) and the next run trains it cleanly.
 
-The store is ``results/`` by default; ``$HWLIB_STORE`` or an explicit path moves it.
+The store is the checkout's ``results/`` by default; ``$HWLIB_STORE`` or an explicit path moves it.
 """
 
 from __future__ import annotations
@@ -46,8 +46,19 @@ def run_key(config: dict[str, Any], data_fingerprint: str, code_version: str) ->
     return short_hash({"config": config, "data": data_fingerprint, "code": code_version}, n=16)
 
 
+def project_root() -> Path | None:
+    """The checkout hwlib runs from (editable install), or None for an installed copy."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").exists() and (root / "book").is_dir() else None
+
+
 def default_root() -> Path:
-    return Path(os.environ.get("HWLIB_STORE") or DEFAULT_STORE)
+    """``$HWLIB_STORE``; else ``results/`` of the checkout (wherever the command runs from,
+    a notebook in ``book/`` included); else ``./results``."""
+    if os.environ.get("HWLIB_STORE"):
+        return Path(os.environ["HWLIB_STORE"])
+    root = project_root()
+    return root / DEFAULT_STORE if root is not None else Path(DEFAULT_STORE)
 
 
 def _sha256(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""Every table of the report, as a pandas DataFrame."""
+"""Every table of the report, as a pandas DataFrame (and as Markdown for the book)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,42 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from hwlib.config import DATASET_SHAPES, Experiment, shape_walk
+
+
+def architecture_table(exp: Experiment) -> pd.DataFrame:
+    """Tables 1 and 4: layer type, details, output shape and parameters, read from the
+    built Keras model."""
+    from hwlib.models import architecture_rows, build_experiment
+
+    rows = architecture_rows(build_experiment(exp))
+    df = pd.DataFrame(rows).rename(columns={"layer": "Layer", "type": "Type", "details": "Details",
+                                            "output_shape": "Output shape", "params": "Parameters"})
+    total = pd.DataFrame([{"Layer": "total", "Type": "", "Details": "", "Output shape": "",
+                           "Parameters": int(df["Parameters"].sum())}])
+    return pd.concat([df, total], ignore_index=True)
+
+
+def hyperparameter_table(exp: Experiment) -> pd.DataFrame:
+    """Tables 2 and 5: the training settings, read from the config."""
+    t, m = exp.train, exp.model
+    data = "all" if t.n_train is None else f"{t.n_train} (stratified subset)"
+    rows = [
+        ("Optimizer", f"Adam (learning rate {t.learning_rate:g})"),
+        ("Loss", "Sparse categorical cross-entropy (from logits)"),
+        ("Epochs", str(t.epochs)),
+        ("Batch size", str(t.batch_size)),
+        ("Activation", "ReLU (hidden layers)"),
+        ("L2 regularization", f"{m.l2:g} on {', '.join(m.l2_layers)}" if m.l2_layers else "none"),
+        ("Training images", data),
+        ("Test images", "all" if t.n_test is None else f"{t.n_test} (stratified subset)"),
+        ("Seed", str(t.seed)),
+    ]
+    return pd.DataFrame(rows, columns=["Setting", "Value"])
+
 
 def sweep_table(runs: Sequence[Any]) -> pd.DataFrame:
-    """Table 3 / Table 6: one row per configuration, best to worst test accuracy.
+    """Tables 3 and 6: one row per configuration, best to worst test accuracy.
 
     Columns: kernel, stride, padding, test loss, test accuracy (%), and the accuracy
     difference to the best row in percentage points (0 for the best).
@@ -27,3 +60,56 @@ def sweep_table(runs: Sequence[Any]) -> pd.DataFrame:
     df = pd.DataFrame(rows).sort_values("test accuracy (%)", ascending=False, kind="stable")
     df["Δ accuracy (pp)"] = df["test accuracy (%)"] - df["test accuracy (%)"].iloc[0]
     return df.reset_index(drop=True).round({"test loss": 4, "test accuracy (%)": 2, "Δ accuracy (pp)": 2})
+
+
+def changes_table(original: Experiment, changed: Experiment) -> pd.DataFrame:
+    """Table 7: the settings that differ between two experiments, original vs changed."""
+    def l2(e: Experiment) -> str:
+        return ", ".join(e.model.l2_layers) if e.model.l2_layers else "none"
+
+    candidates = [
+        ("Adam learning rate", f"{original.train.learning_rate:g}", f"{changed.train.learning_rate:g}"),
+        ("Epochs", str(original.train.epochs), str(changed.train.epochs)),
+        ("Batch size", str(original.train.batch_size), str(changed.train.batch_size)),
+        ("L2 factor", f"{original.model.l2:g}", f"{changed.model.l2:g}"),
+        ("Layers with L2", l2(original), l2(changed)),
+    ]
+    rows = [r for r in candidates if r[1] != r[2]]
+    return pd.DataFrame(rows, columns=["Setting", "Original", "Changed"])
+
+
+def shape_walk_table(exp: Experiment) -> pd.DataFrame:
+    """The output-size formula applied layer by layer to an experiment's network."""
+    rows = [{"Layer": s.layer, "Input size": s.input_size, "Formula": s.formula,
+             "Output": f"{s.output_size}x{s.output_size}x{s.channels}"}
+            for s in shape_walk(exp.model, DATASET_SHAPES[exp.dataset])]
+    return pd.DataFrame(rows)
+
+
+def dataset_table(summaries: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The datasets as loaded: split sizes, image shape, pixel mean/std (train)."""
+    rows = []
+    for s in summaries:
+        fmt = lambda v: ", ".join(f"{x:.4f}" for x in v)  # noqa: E731
+        rows.append({
+            "Dataset": s["name"], "Training images": s["train"]["n"], "Test images": s["test"]["n"],
+            "Image shape": "x".join(map(str, DATASET_SHAPES[s["name"]])),
+            "Pixel mean (train)": fmt(s["train"]["mean"]), "Pixel std (train)": fmt(s["train"]["std"]),
+            "Fingerprint": s["fingerprint"],
+        })
+    return pd.DataFrame(rows)
+
+
+def _float_format(column: str) -> str:
+    name = column.lower()
+    if "loss" in name:
+        return ".4f"
+    if "accuracy" in name or "(pp)" in name or "(%)" in name:
+        return ".2f"
+    return "g"
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (for `glue:md` inside a numbered `{table}`):
+    losses with 4 decimals, accuracies and differences in points with 2."""
+    return df.to_markdown(index=False, floatfmt=tuple(_float_format(str(c)) for c in df.columns))

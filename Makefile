@@ -1,0 +1,64 @@
+# hwlib: the two commands are `make book` (set up + build the book) and `make test`.
+SHELL := /bin/bash
+PY    ?= python3.11
+VENV  ?= .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= full
+JB_FLAGS ?= -n -W --keep-going
+
+.PHONY: lock setup book report html pdf publish reproduce test test-fast bench clean clean-notebooks data-check
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (hwlib needs Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+data-check: setup
+	$(BIN)/hwlib data check
+
+# Execute every chapter (papermill, profile $(PROFILE)) from the run store, training only
+# what is missing, then build the HTML book.
+book: setup report html
+
+report: setup
+	$(BIN)/hwlib report --profile $(PROFILE)
+
+html: setup
+	$(BIN)/jupyter-book build book/ $(JB_FLAGS)
+
+pdf: setup
+	bash scripts/install-tex.sh
+	$(BIN)/jupyter-book build book/ --builder pdflatex $(JB_FLAGS)
+
+publish: html
+	$(BIN)/ghp-import -n -p -f book/_build/html
+
+# Retrain every experiment of the homework from scratch (about an hour on 2 cores).
+reproduce: setup
+	$(BIN)/hwlib reproduce --force
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: setup
+	$(BIN)/python benchmarks/bench.py
+
+clean-notebooks: setup
+	$(BIN)/jupyter nbconvert --clear-output --inplace book/*.ipynb
+
+clean:
+	rm -rf book/_build
+
+# Refresh constraints.txt (the exact versions tested) from the current venv.
+lock:
+	{ echo "# Exact versions tested (Python 3.11, x86_64 Linux). Regenerate with \`make lock\`."; \
+	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt

@@ -1,0 +1,52 @@
+"""The report's tables and figures (DESIGN.md "Inventory") and their labels in the book.
+
+Each item maps the original report's number to the label of the numbered table or figure
+that regenerates it, and the chapter that holds it. Tests check every label is rendered.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Item(NamedTuple):
+    id: str       # the original report's number: T1..T7, F1..F30, eq
+    label: str    # the MyST label in the book
+    chapter: str  # the notebook (without .ipynb) that produces it
+    what: str
+
+
+def _weights(dataset: str, first: int, layers: tuple[str, ...]) -> list[Item]:
+    return [Item(f"F{first + i}", f"fig-{dataset}-weights-{layer}", dataset,
+                 f"weight and bias distributions of {layer}") for i, layer in enumerate(layers)]
+
+
+def _chapter(dataset: str, t: int, f: int, dense: tuple[str, ...]) -> list[Item]:
+    layers = ("conv1", "conv2", "conv3", *dense, "output")
+    items = [
+        Item(f"T{t}", f"tab-{dataset}-arch", dataset, "architecture"),
+        Item(f"T{t + 1}", f"tab-{dataset}-hparams", dataset, "training hyper-parameters"),
+        Item(f"T{t + 2}", f"tab-{dataset}-sweep", dataset, "kernel/stride sweep, best to worst"),
+        Item(f"F{f}", f"fig-{dataset}-curves", dataset, "learning curves"),
+        *_weights(dataset, f + 1, layers),
+    ]
+    n = f + 1 + len(layers)
+    items += [
+        Item(f"F{n}", f"fig-{dataset}-correct", dataset, "five correctly classified test images"),
+        Item(f"F{n + 1}", f"fig-{dataset}-wrong", dataset, "five misclassified test images"),
+        Item(f"F{n + 2}", f"fig-{dataset}-input", dataset, "the image used for the feature maps"),
+        *[Item(f"F{n + 3 + i}", f"fig-{dataset}-fmap-conv{i + 1}", dataset, f"feature maps of conv{i + 1}")
+          for i in range(3)],
+        Item(f"F{n + 6}", f"fig-{dataset}-l2-curves", dataset, "learning curves with L2"),
+        Item(f"F{n + 7}", f"fig-{dataset}-l2-weights", dataset, "weight histograms after L2"),
+    ]
+    return items
+
+
+INVENTORY: tuple[Item, ...] = (
+    Item("eq", "eq-output-size", "intro", "the output-size formula"),
+    *_chapter("mnist", 1, 1, ("fc1",)),
+    *_chapter("cifar10", 4, 15, ("fc1", "fc2")),
+    Item("T7", "tab-cifar10-tuned", "cifar10", "parameters changed for the tuned L2 run"),
+    Item("F30", "fig-cifar10-tuned-curves", "cifar10", "learning curves of the tuned L2 run"),
+)

@@ -1,0 +1,303 @@
+"""What the book's chapters call: notebook parameters, runs, provenance, and papermill.
+
+A chapter's ``parameters`` cell holds literals only; its next cell is::
+
+    settings = report.Settings.from_params(profile=profile, epochs=epochs, ...)
+
+which checks every parameter (a wrong type or value stops there with a one-paragraph
+:class:`~hwlib.errors.ConfigError`) and then gives the chapter its experiments and runs.
+:func:`execute_chapters` runs the chapters with papermill (``hwlib report``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hwlib import __version__
+from hwlib import experiments as E
+from hwlib.config import Experiment
+from hwlib.errors import ConfigError, HwlibError
+from hwlib.store import RunStore, project_root
+
+CHAPTERS = ("intro", "mnist", "cifar10")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A chapter's parameters, checked.
+
+    ``profile``: ``"full"`` (the homework's settings) or ``"quick"`` (small stratified
+    subsets, 2 epochs); ``epochs``, ``n_train``, ``n_test``, ``batch_size``: override the
+    profile for every experiment of the chapter (``None`` keeps it); ``seed``: the
+    training seed; ``data_dir``/``store``: where the datasets and the run store are
+    (``None``: the usual look-up); ``train``: train runs missing from the store (``False``
+    fails instead, for a build that must only read committed results).
+    """
+
+    profile: str = "full"
+    epochs: int | None = None
+    n_train: int | None = None
+    n_test: int | None = None
+    batch_size: int | None = None
+    seed: int = 0
+    data_dir: str | None = None
+    store: str | None = None
+    train: bool = True
+
+    @classmethod
+    def from_params(cls, **params: Any) -> "Settings":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(params) - names)
+        if unknown:
+            raise ConfigError(f"Unknown parameter(s) {', '.join(unknown)}. Parameters: {', '.join(sorted(names))}.")
+        s = cls(**params)
+        if s.profile not in E.PROFILES:
+            raise ConfigError(f"profile must be one of {', '.join(map(repr, E.PROFILES))}, got {s.profile!r}.")
+        for name in ("epochs", "n_train", "n_test", "batch_size"):
+            _check_optional_int(name, getattr(s, name))
+        if isinstance(s.seed, bool) or not isinstance(s.seed, int) or s.seed < 0:
+            raise ConfigError(f"seed must be a whole number >= 0, got {s.seed!r}.")
+        for name in ("data_dir", "store"):
+            value = getattr(s, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{name} must be a folder path (text) or None, got {value!r}.")
+        if not isinstance(s.train, bool):
+            raise ConfigError(f"train must be True or False, got {s.train!r}.")
+        for name in E.EXPERIMENTS:  # every override must make sense for every experiment
+            s.experiment(name)
+        return s
+
+    def overrides(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: getattr(self, k) for k in ("epochs", "n_train", "n_test", "batch_size")
+                               if getattr(self, k) is not None}
+        if self.seed:
+            out["seed"] = self.seed
+        return out
+
+    def experiment(self, name: str) -> Experiment:
+        """The experiment ``name`` in this profile, with the overrides applied."""
+        exp = E.with_profile(E.get(name), self.profile)
+        return exp.with_overrides(self.overrides()) if self.overrides() else exp
+
+    def run(self, name: str):
+        """The stored (or newly trained) run of experiment ``name``."""
+        from hwlib.train import run
+
+        return run(self.experiment(name), RunStore(self.store), weights=name in E.NEEDS_WEIGHTS,
+                   data_dir=self.data_dir, train=self.train)
+
+    def data(self, name: str):
+        """The dataset (with the experiment's subset) that experiment ``name`` uses."""
+        from hwlib.train import load_data
+
+        return load_data(self.experiment(name), self.data_dir)
+
+
+def _check_optional_int(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a whole number >= 1, or None for the profile's value; got {value!r}.")
+
+
+def provenance(run: Any) -> str:
+    """One line that identifies a figure's source: experiment, run key, seed, data, code."""
+    git = (run.provenance.get("git") or {}).get("commit", "")
+    code = f"hwlib {__version__}" + (f" @ {git[:8]}" if git else "")
+    return (f"{run.experiment.name} · run {run.key} · seed {run.experiment.train.seed} · "
+            f"data {run.data_fingerprint} · {code}")
+
+
+# ---------------------------------------------------------------------------------------
+# Executing the chapters (papermill)
+# ---------------------------------------------------------------------------------------
+def book_dir() -> Path:
+    root = project_root()
+    if root is None:
+        raise HwlibError("`hwlib report` runs from a checkout of hwlib (it needs the book/ folder).")
+    return root / "book"
+
+
+def execute_chapters(parameters: dict[str, Any] | None = None, chapters: tuple[str, ...] = CHAPTERS,
+                     log=print) -> list[Path]:
+    """Execute each chapter with papermill, in place, so ``jupyter-book build`` renders it.
+
+    A chapter is written to a temporary file first and moved over the source only when it
+    ran to the end: a failed chapter never replaces a good one (it is kept under
+    ``book/_build/failed/`` to look at).
+    """
+    import papermill as pm
+
+    book = book_dir()
+    done = []
+    for chapter in chapters:
+        src = book / f"{chapter}.ipynb"
+        fd, tmp_name = tempfile.mkstemp(suffix=".ipynb", dir=book)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        log(f"executing {src.relative_to(book.parent)} ...")
+        try:
+            pm.execute_notebook(str(src), str(tmp), parameters=parameters or {}, cwd=str(book),
+                                kernel_name="python3", progress_bar=False)
+        except pm.PapermillExecutionError as exc:
+            failed = book / "_build" / "failed" / src.name
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(tmp, failed)
+            raise HwlibError(
+                f"Chapter {src.name} stopped in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+                f"(the executed notebook is in {failed}; {src.name} is unchanged)."
+            ) from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _tidy(tmp)
+        os.replace(tmp, src)
+        done.append(src)
+    return done
+
+
+def _tidy(path: Path) -> None:
+    """Hide papermill's injected-parameters cell in the book, and drop its wall-clock
+    metadata so re-executing unchanged results leaves the committed notebook unchanged."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for meta in [nb.metadata.get("papermill", {})] + [c.metadata.get("papermill", {}) for c in nb.cells]:
+        for key in ("start_time", "end_time", "duration", "exception", "status"):
+            meta.pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nb.metadata.get("papermill", {}).pop("environment_variables", None)
+    nbformat.write(nb, path)
+
+
+# ---------------------------------------------------------------------------------------
+# Findings: every result-dependent value or phrase the prose glues in
+# ---------------------------------------------------------------------------------------
+def _config_text(row: Any) -> str:
+    return f"{row['kernel']} kernels with stride {row['stride']} and {row['padding']} padding"
+
+
+def sweep_findings(df: Any, base_name: str) -> dict[str, Any]:
+    """What the prose says about Table 3 / Table 6 (``df`` from ``tables.sweep_table``)."""
+    acc = "test accuracy (%)"
+    best, second, worst = df.iloc[0], df.iloc[min(1, len(df) - 1)], df.iloc[-1]
+    stride1, strided = df[df["stride"] == 1], df[df["stride"] > 1]
+    if len(stride1) and len(strided):
+        if stride1[acc].min() > strided[acc].max():
+            verdict = "every stride-1 configuration beats every strided one"
+        elif stride1[acc].mean() > strided[acc].mean():
+            verdict = "stride-1 configurations do better on average, but not every one beats every strided one"
+        else:
+            verdict = "strided configurations do as well as or better than stride 1 on average"
+    else:
+        verdict = "the sweep has no strided configuration to compare"
+    base_rank = int(df.index[df["experiment"].isin([base_name])][0]) + 1 if base_name in set(df["experiment"]) else 0
+    return {
+        "best_config": _config_text(best), "best_acc": float(best[acc]), "best_loss": float(best["test loss"]),
+        "second_config": _config_text(second), "second_gap": float(-second["Δ accuracy (pp)"]),
+        "worst_config": _config_text(worst), "worst_acc": float(worst[acc]),
+        "worst_gap": float(-worst["Δ accuracy (pp)"]),
+        "stride1_mean": float(stride1[acc].mean()) if len(stride1) else float("nan"),
+        "strided_mean": float(strided[acc].mean()) if len(strided) else float("nan"),
+        "stride_verdict": verdict,
+        "base_rank": base_rank,
+        "base_is_best": "is" if base_rank == 1 else "is not",
+    }
+
+
+def curve_findings(history: Any) -> dict[str, Any]:
+    """Where the learning curves end, and whether (and when) the test loss turns up."""
+    last = history.iloc[-1]
+    test_acc, train_acc = 100 * float(last["test_accuracy"]), 100 * float(last["accuracy"])
+    i_min = int(history["test_loss"].idxmin())
+    i_best = int(history["test_accuracy"].idxmax())
+    rise = float(last["test_loss"] - history["test_loss"].iloc[i_min])
+    return {
+        "epochs": int(last["epoch"]),
+        "test_acc": test_acc, "train_acc": train_acc, "test_loss": float(last["test_loss"]),
+        "train_loss": float(last["loss"]),
+        "gap": abs(train_acc - test_acc),
+        "test_vs_train": "above" if test_acc > train_acc else "below",
+        "best_test_epoch": int(history["epoch"].iloc[i_best]),
+        "best_test_acc": 100 * float(history["test_accuracy"].iloc[i_best]),
+        "min_test_loss_epoch": int(history["epoch"].iloc[i_min]),
+        "test_loss_rise": rise,
+        "overfit_phrase": (
+            f"the test loss is lowest after epoch {int(history['epoch'].iloc[i_min])} and rises by "
+            f"{rise:.3f} by the end while the training loss keeps falling, a sign of overfitting"
+            if rise > 0 and i_min < len(history) - 1 else
+            "the test loss is still at its lowest at the last epoch: no sign of overfitting yet"),
+    }
+
+
+def compare_findings(base: Any, other: Any) -> dict[str, Any]:
+    """How a variant (L2, tuned) compares with the base run at the end of training."""
+    b, o = curve_findings(base.history), curve_findings(other.history)
+    diff = o["test_acc"] - b["test_acc"]
+    return {
+        **{f"other_{k}": v for k, v in o.items()},
+        "acc_diff": abs(diff),
+        "acc_direction": "higher" if diff > 0 else "lower",
+        "gap_base": b["gap"], "gap_other": o["gap"],
+        "gap_direction": "narrower" if o["gap"] < b["gap"] else "wider",
+    }
+
+
+def example_findings(y_true: Any, proba: Any, class_names: tuple[str, ...]) -> dict[str, Any]:
+    """Errors on the test set: how many, the most common confusion, confidence."""
+    import numpy as np
+
+    y_true = np.asarray(y_true)
+    pred = proba.argmax(axis=1)
+    conf = proba.max(axis=1)
+    wrong = pred != y_true
+    pairs = np.zeros((len(class_names), len(class_names)), dtype=int)
+    np.add.at(pairs, (y_true[wrong], pred[wrong]), 1)
+    t, p = np.unravel_index(pairs.argmax(), pairs.shape)
+    return {
+        "n_test": int(len(y_true)), "n_wrong": int(wrong.sum()),
+        "top_true": class_names[t], "top_pred": class_names[p], "top_count": int(pairs[t, p]),
+        "conf_right": 100 * float(conf[~wrong].mean()) if (~wrong).any() else float("nan"),
+        "conf_wrong": 100 * float(conf[wrong].mean()) if wrong.any() else float("nan"),
+    }
+
+
+def glue_all(prefix: str, values: dict[str, Any]) -> None:
+    """Glue every value as ``{prefix}_{name}`` (not displayed) for the chapter's prose."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        glue(f"{prefix}_{name}", value, display=False)
+
+
+def glue_table(name: str, df: Any) -> None:
+    """Glue a DataFrame as Markdown, for a numbered ``{table}`` with ``{glue:md}`` inside."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    from hwlib.tables import to_markdown
+
+    glue(name, Markdown(to_markdown(df)), display=False)
+
+
+def show(fig: Any, run: Any) -> Any:
+    """Stamp a figure with its provenance line (below the plot) and return it for display.
+
+    The figure is detached from pyplot so that the notebook shows it once (as the cell's
+    result) rather than twice.
+    """
+    import matplotlib.pyplot as plt
+
+    fig.text(0.5, -0.02, provenance(run), ha="center", va="top", fontsize=7, color="0.35")
+    plt.close(fig)
+    return fig
