@@ -43,8 +43,11 @@ publish: html
 reproduce: setup
 	$(BIN)/hwlib reproduce --force
 
+# Unit, integration and notebook tests; then nbval re-executes the committed chapters from
+# the committed run store (never training: HWLIB_NO_TRAIN=1) and checks their key numbers.
 test: setup
 	$(BIN)/python -m pytest
+	HWLIB_NO_TRAIN=1 $(BIN)/python -m pytest --nbval-lax book/ || test $$? -eq 5  # 5: no data, skipped
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

@@ -61,7 +61,9 @@ def feature_image_index(y_true: np.ndarray, proba: np.ndarray) -> int:
     """The test image whose feature maps are shown: the first correctly classified one."""
     first = pick_examples(y_true, proba, n=1, correct=True)
     if len(first) == 0:
-        raise ValueError("No test image is classified correctly, so there is no image for the feature maps.")
+        raise ValueError(
+            "No test image is classified correctly, so there is no image for the feature maps."
+        )
     return int(first[0])
 
 
@@ -70,7 +72,8 @@ def conv_layer_names(model: Any) -> list[str]:
     return [layer.name for layer in model.layers if layer.name.startswith("conv")]
 
 
-def feature_maps(model: Any, image: np.ndarray, layers: list[str] | None = None) -> dict[str, np.ndarray]:
+def feature_maps(model: Any, image: np.ndarray,
+                 layers: list[str] | None = None) -> dict[str, np.ndarray]:
     """Activations ``(H, W, C)`` of the named layers for one ``image`` ``(H, W, C)``.
 
     ``layers`` defaults to every convolution layer (:func:`conv_layer_names`); the dict
@@ -80,7 +83,9 @@ def feature_maps(model: Any, image: np.ndarray, layers: list[str] | None = None)
 
     image = np.asarray(image, dtype=np.float32)
     if image.shape != tuple(model.input_shape[1:]):
-        raise ValueError(f"image must have the model's input shape {model.input_shape[1:]}, got {image.shape}.")
+        raise ValueError(
+            f"image must have the model's input shape {model.input_shape[1:]}, got {image.shape}."
+        )
     names = conv_layer_names(model) if layers is None else list(layers)
     probe = keras.Model(model.input, {name: model.get_layer(name).output for name in names})
     outputs = probe(image[np.newaxis], training=False)

@@ -178,7 +178,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hwlib import report
 
     params = {"profile": args.profile}
-    params.update({name: yaml.safe_load(value) for name, value in args.parameter})
+    for name, value in args.parameter:
+        try:
+            params[name] = yaml.safe_load(value)
+        except yaml.YAMLError:  # not YAML: keep the text, and let the check below explain
+            params[name] = value
     report.Settings.from_params(**params)  # a bad parameter stops here, before any notebook runs
     chapters = tuple(args.chapter) if args.chapter else report.CHAPTERS
     for path in report.execute_chapters(params, chapters, log=_print):

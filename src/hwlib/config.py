@@ -27,6 +27,7 @@ DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
 }
 PADDINGS = ("same", "valid")
 POOL = 2  # max-pooling window and stride after conv1 and conv2
+MAX_SEED = 2**32 - 1  # the largest seed NumPy accepts
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,7 @@ def validate(exp: Experiment) -> Experiment:
     """Check an experiment before anything is built; raise :class:`ConfigError` if bad."""
     if not isinstance(exp.name, str) or not exp.name:
         raise ConfigError("The experiment needs a non-empty name.")
-    if exp.dataset not in DATASET_SHAPES:
+    if not isinstance(exp.dataset, str) or exp.dataset not in DATASET_SHAPES:
         raise ConfigError(
             f"Unknown dataset {exp.dataset!r}. Choose one of: {', '.join(DATASET_SHAPES)}."
         )
@@ -363,6 +364,8 @@ def validate(exp: Experiment) -> Experiment:
     _check_int(t.epochs, "epochs")
     _check_int(t.batch_size, "batch_size")
     _check_int(t.seed, "seed", minimum=0)
+    if t.seed > MAX_SEED:  # NumPy (keras.utils.set_random_seed) refuses larger seeds
+        raise ConfigError(f"seed must be at most {MAX_SEED} (2**32 - 1), got {t.seed}.")
     _check_int(t.data_seed, "data_seed", minimum=0)
     _check_int(t.n_train, "n_train", minimum=10, allow_none=True)
     _check_int(t.n_test, "n_test", minimum=10, allow_none=True)

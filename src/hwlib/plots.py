@@ -11,7 +11,7 @@ follow the number of rows.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,6 +20,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.typing import ColorType
+from numpy.typing import ArrayLike
 
 from hwlib.train import HISTORY_COLUMNS
 
@@ -30,6 +32,9 @@ WIDTH = 9.0  # inches: the width of a full-width figure
 HIST_COLUMNS = 3  # panels per row of the all-layers weight histogram grid
 MAX_BINS = 50  # at most this many histogram bins
 FMAP_COLUMNS = 8  # panels per row of a feature-map grid
+FMAP_PANEL = 1.6  # inches: the largest feature-map panel
+COLORBAR_SPACE = 0.8  # inches of figure width kept for a colour bar
+EXAMPLE_PANEL = 1.8  # inches: the width of one example image
 
 _RC = {
     "figure.dpi": 110,
@@ -101,7 +106,8 @@ def learning_curves(history: pd.DataFrame | None, title: str | None = None,
         raise ValueError(f"The history lacks the column(s) {', '.join(sorted(missing))}.")
     if len(frame) == 0:
         raise ValueError("The history is empty: there is no epoch to plot.")
-    stats = frame.groupby("epoch")[list(HISTORY_COLUMNS[1:])].agg(["mean", "min", "max"])
+    metrics = [column for column in HISTORY_COLUMNS if column != "epoch"]
+    stats = frame.groupby("epoch")[metrics].agg(["mean", "min", "max"])
     epochs = stats.index.to_numpy()
 
     fig = _figure(WIDTH, 3.4)
@@ -131,7 +137,8 @@ def learning_curves(history: pd.DataFrame | None, title: str | None = None,
 # -- weight histograms ----------------------------------------------------------------
 
 
-def _histogram(ax: Axes, values: np.ndarray, title: str, color: object, title_size: float = 10) -> None:
+def _histogram(ax: Axes, values: np.ndarray, title: str, color: ColorType,
+               title_size: float = 10) -> None:
     """A histogram of ``values`` titled with ``title`` and their n, mean and std."""
     values = np.asarray(values, dtype=np.float64).ravel()
     bins = min(MAX_BINS, len(np.histogram_bin_edges(values, bins="auto")) - 1)
@@ -176,19 +183,25 @@ def _show_image(ax: Axes, image: np.ndarray) -> None:
         ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
     else:
         ax.imshow(np.clip(image, 0, 1))
+    _bare(ax)
+
+
+def _bare(ax: Axes) -> None:
+    """No ticks and no grid: for panels that show an image."""
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
 
 
-def examples(images: np.ndarray, y_true: Sequence[int], y_pred: Sequence[int], proba: np.ndarray,
+def examples(images: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike, proba: ArrayLike,
              class_names: Sequence[str], title: str | None = None) -> Figure:
     """A row of test images, each titled with its true and predicted class.
 
     The title reads "true: X" over "pred: Y (p = 0.97)", p being the probability of the
     predicted class (``proba`` holds one row of class probabilities per image). With no
-    images the figure says so.
+    images the figure says so. One row, at most :data:`WIDTH` wide.
     """
+    images, y_true, y_pred, proba = (np.asarray(a) for a in (images, y_true, y_pred, proba))
     n = len(images)
     if not len(y_true) == len(y_pred) == len(proba) == n:
         raise ValueError(
@@ -199,11 +212,11 @@ def examples(images: np.ndarray, y_true: Sequence[int], y_pred: Sequence[int], p
         fig = _figure(WIDTH / 2, 1.2)
         fig.text(0.5, 0.5, "no images", ha="center", va="center", fontsize=12)
     else:
-        fig = _figure(max(1.8 * n, 4.0), 2.4)
-        for ax, image, true, pred, p in zip(_grid(fig, n, n), images, y_true, y_pred, proba):
+        fig = _figure(min(WIDTH, max(EXAMPLE_PANEL * n, 4.0)), 2.4)
+        for ax, image, true, pred, row in zip(_grid(fig, n, n), images, y_true, y_pred, proba):
             _show_image(ax, image)
             ax.set_title(f"true: {class_names[int(true)]}\npred: {class_names[int(pred)]} "
-                         f"(p = {p[int(pred)]:.2f})", fontsize=9)
+                         f"(p = {row[int(pred)]:.2f})", fontsize=9)
     if title:
         fig.suptitle(title)
     return fig
@@ -229,17 +242,15 @@ def feature_maps(maps: np.ndarray, layer: str) -> Figure:
         raise ValueError(f"maps must be (H, W, C) with C >= 1, got {maps.shape}.")
     channels = maps.shape[-1]
     columns = min(channels, FMAP_COLUMNS)
-    panel = min(1.6, (WIDTH - 0.8) / columns)
-    fig = _figure(columns * panel + 0.8, _rows(channels, columns) * (panel + 0.2) + 0.5)
+    panel = min(FMAP_PANEL, (WIDTH - COLORBAR_SPACE) / columns)
+    fig = _figure(columns * panel + COLORBAR_SPACE, _rows(channels, columns) * (panel + 0.2) + 0.5)
     low, high = float(maps.min()), float(maps.max())
     high = high if high > low else low + 1.0  # a constant map still gets a valid scale
     axes = _grid(fig, channels, FMAP_COLUMNS)
     for k, ax in enumerate(axes):
         shown = ax.imshow(maps[..., k], cmap=FEATURE_CMAP, vmin=low, vmax=high)
         ax.set_title(f"filter {k + 1}", fontsize=8 if columns == FMAP_COLUMNS else 10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
+        _bare(ax)
     fig.colorbar(shown, ax=axes, shrink=0.8, label="activation")
     fig.suptitle(f"{layer}: {channels} feature maps, {maps.shape[0]}×{maps.shape[1]} each")
     return fig

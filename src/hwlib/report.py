@@ -301,3 +301,14 @@ def show(fig: Any, run: Any) -> Any:
     fig.text(0.5, -0.02, provenance(run), ha="center", va="top", fontsize=7, color="0.35")
     plt.close(fig)
     return fig
+
+
+def key_numbers(runs: list[Any]) -> Any:
+    """The final test numbers of a chapter's runs, one row each (checked by nbval)."""
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "experiment": r.experiment.name, "run": r.key,
+        "test_loss": f"{r.metrics['test_loss']:.4f}",
+        "test_accuracy": f"{100 * r.metrics['test_accuracy']:.2f}",
+    } for r in runs])

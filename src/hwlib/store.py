@@ -120,6 +120,9 @@ class RunStore:
         ``need_weights``). A damaged entry raises :class:`StoreError`."""
         path = self.path(key)
         if not path.is_dir():
+            if path.exists():
+                raise StoreError(f"The store entry {path} is not a folder. Delete it and the run "
+                                 "is trained again from its config.")
             return None
         self.verify(key)
         if need_weights and not (path / WEIGHTS).exists():
@@ -135,6 +138,9 @@ class RunStore:
             manifest = json.loads((path / MANIFEST).read_text())
         except (OSError, ValueError) as exc:
             raise StoreError(f"The store entry {path} has no readable {MANIFEST} ({exc}). {fix}") from None
+        if not isinstance(manifest, dict):
+            raise StoreError(f"The store entry {path} has no readable {MANIFEST} (it holds "
+                             f"{type(manifest).__name__}, not file names and checksums). {fix}")
         on_disk = {p.name for p in path.iterdir()} - {MANIFEST}
         for name in sorted(set(manifest) | on_disk):
             if name not in manifest:

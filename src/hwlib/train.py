@@ -282,7 +282,8 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
 
     ``weights``: keep the trained model (needed for histograms, examples and feature
     maps); a stored entry without weights is retrained when weights are asked for.
-    ``train=False`` raises :class:`StoreError` instead of training on a miss.
+    ``train=False`` (or ``$HWLIB_NO_TRAIN=1``, as CI sets for the committed book) raises
+    :class:`StoreError` instead of training on a miss.
     """
     validate(exp)
     store = store if isinstance(store, RunStore) else RunStore(store)
@@ -294,9 +295,10 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
             if log:
                 log(f"{exp.name}: stored run {key} found in {store.root}")
             return Run(exp, key, entry)
-    if not train:
+    if not train or os.environ.get("HWLIB_NO_TRAIN") == "1":
         raise StoreError(
-            f"{exp.name} (key {key}) is not in the run store {store.root}, and training is off. "
+            f"{exp.name} (key {key}) is not in the run store {store.root}, and training is off "
+            "(train=False or HWLIB_NO_TRAIN=1). "
             f"Train it with `hwlib train {exp.name}` (or run the notebook with train=True)."
         )
     tmp = store.begin(key)  # fails fast on an unwritable store

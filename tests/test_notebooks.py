@@ -1,0 +1,148 @@
+"""The book's chapters: parameters cells, papermill runs (quick profile), the inventory."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from hwlib.inventory import INVENTORY
+from hwlib.report import CHAPTERS
+
+from conftest import needs_real_data, real_data_dir
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+GLUE_REF = re.compile(r"\{glue:(?:text|md|figure|any)?\}`([^`:]+)(?::[^`]*)?`|```\{glue:md\} (\S+)")
+
+
+def read(chapter: str, folder: Path = BOOK):
+    return nbformat.read(folder / f"{chapter}.ipynb", as_version=4)
+
+
+def parameters_cell(nb):
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged 'parameters'"
+    return cells[0]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_parameters_cell_holds_literals_only(chapter):
+    tree = ast.parse(parameters_cell(read(chapter)).source)
+    assert tree.body, "the parameters cell is empty"
+    names = []
+    for node in tree.body:
+        assert isinstance(node, (ast.Assign, ast.AnnAssign)), ast.dump(node)
+        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+        assert isinstance(target, ast.Name)
+        ast.literal_eval(node.value)  # raises on anything but a literal
+        names.append(target.id)
+    from hwlib.report import Settings
+
+    assert sorted(names) == sorted(f.name for f in Settings.__dataclass_fields__.values())
+
+
+def glue_keys(nb) -> set[str]:
+    keys = set()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            key = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if key:
+                keys.add(key)
+    return keys
+
+
+def referenced_glue(nb) -> set[str]:
+    refs = set()
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for a, b in GLUE_REF.findall(cell.source):
+                refs.add(a or b)
+    return refs
+
+
+def check_inventory(folder: Path) -> None:
+    """Every inventory item is in its executed chapter: a figure cell with a PNG output,
+    or a table whose glued content was produced, or the labelled equation."""
+    nbs = {c: read(c, folder) for c in CHAPTERS}
+    for chapter, nb in nbs.items():
+        missing = referenced_glue(nb) - glue_keys(nb)
+        assert not missing, f"{chapter}: prose refers to glue keys never computed: {sorted(missing)}"
+    for item in INVENTORY:
+        nb = nbs[item.chapter]
+        if item.label.startswith("fig-"):
+            cells = [c for c in nb.cells
+                     if c.metadata.get("mystnb", {}).get("figure", {}).get("name") == item.label]
+            assert len(cells) == 1, f"{item.id}: no single figure cell named {item.label}"
+            pngs = [o for o in cells[0].outputs if "image/png" in o.get("data", {})]
+            assert len(pngs) == 1, f"{item.id} ({item.label}): expected one PNG, got {len(pngs)}"
+        else:
+            md = [c for c in nb.cells if c.cell_type == "markdown" and f":name: {item.label}" in c.source
+                  or f":label: {item.label}" in c.source]
+            assert len(md) == 1, f"{item.id}: label {item.label} not found in {item.chapter}"
+
+
+def test_inventory_covers_the_report():
+    ids = [i.id for i in INVENTORY]
+    assert sorted(i for i in ids if i[0] == "T") == [f"T{n}" for n in range(1, 8)]
+    assert sorted((i for i in ids if i[0] == "F"), key=lambda s: int(s[1:])) == [f"F{n}" for n in range(1, 31)]
+    assert "eq" in ids and len(set(i.label for i in INVENTORY)) == len(INVENTORY)
+
+
+def test_committed_chapters_are_executed_and_complete():
+    """The book is built from these files as they are (execute_notebooks: off)."""
+    for chapter in CHAPTERS:
+        nb = read(chapter)
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert injected, f"{chapter}.ipynb was not executed by `hwlib report` (make report)"
+        assert nb.metadata["papermill"]["parameters"].get("profile") == "full", \
+            f"{chapter}.ipynb was executed in another profile than 'full': run `make report`"
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors
+    check_inventory(BOOK)
+
+
+def execute(chapter: str, out_dir: Path, **parameters) -> Path:
+    import papermill as pm
+
+    out = out_dir / f"{chapter}.ipynb"
+    pm.execute_notebook(str(BOOK / f"{chapter}.ipynb"), str(out), parameters=parameters,
+                        cwd=str(BOOK), kernel_name="python3", progress_bar=False)
+    return out
+
+
+def glued(nb, key: str):
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("metadata", {}).get("scrapbook", {}).get("name") == key:
+                data = {k.rsplit("/", 2)[-2] + "/" + k.rsplit("/", 1)[-1]: v for k, v in out["data"].items()}
+                return data.get("text/markdown", data.get("text/plain"))
+    raise KeyError(key)
+
+
+@pytest.mark.slow
+@needs_real_data
+def test_every_chapter_runs_in_the_quick_profile(tmp_path):
+    store = str(tmp_path / "store")
+    for chapter in CHAPTERS:
+        execute(chapter, tmp_path, profile="quick", store=store, data_dir=real_data_dir())
+    check_inventory(tmp_path)
+    nb = read("mnist", tmp_path)
+    assert glued(nb, "mnist_epochs") == "2" and glued(nb, "mnist_n_train") == "2000"
+
+
+def test_parameters_flow_into_tables_figures_and_prose(tiny_env, tiny_dir, tmp_path, monkeypatch):
+    """`papermill -p epochs 1 -p n_train 100`: the chapter reflects those values."""
+    out = execute("mnist", tmp_path, epochs=1, n_train=100, n_test=50, data_dir=str(tiny_dir),
+                  store=str(tiny_env))
+    nb = nbformat.read(out, as_version=4)
+    assert glued(nb, "mnist_epochs") == "1"
+    assert glued(nb, "mnist_n_train") == "100" and glued(nb, "mnist_n_test") == "50"
+    assert re.search(r"\| Epochs\s+\| 1\s+\|", glued(nb, "mnist_hparams"))
+    assert glued(nb, "mnist_base_epochs") == "1"
+    # The summary printed for nbval lists every run of the chapter, each with its own key.
+    summary = [c for c in nb.cells if "NBVAL_CHECK_OUTPUT" in c.source][0].outputs[0]["text"]
+    assert summary.count("mnist-") == 9

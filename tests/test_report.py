@@ -1,0 +1,101 @@
+"""Notebook settings, findings glued into the prose, tables, provenance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hwlib import experiments as E
+from hwlib import report, tables
+from hwlib.errors import ConfigError, HwlibError
+from hwlib.report import Settings
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"profile": "huge"}, "profile must be one of 'full', 'quick', got 'huge'"),
+    ({"epochs": "ten"}, "epochs must be a whole number >= 1, or None .*got 'ten'"),
+    ({"epochs": 0}, "epochs must be a whole number >= 1"),
+    ({"n_train": 2.5}, "n_train must be a whole number"),
+    ({"seed": -1}, "seed must be a whole number >= 0"),
+    ({"train": "yes"}, "train must be True or False, got 'yes'"),
+    ({"data_dir": 3}, "data_dir must be a folder path"),
+    ({"n_train": 5}, "n_train must be at least 10"),
+    ({"colour": 1}, r"Unknown parameter\(s\) colour"),
+])
+def test_bad_parameters_stop_with_a_clear_message(params, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_params(**params)
+
+
+def test_settings_apply_profile_and_overrides():
+    s = Settings.from_params(profile="quick", epochs=1, seed=3)
+    e = s.experiment("cifar10-l2-tuned")
+    assert (e.train.epochs, e.train.n_train, e.train.seed, e.train.learning_rate) == (1, 2000, 3, 0.002)
+    assert Settings.from_params().experiment("mnist-base") == E.get("mnist-base")
+
+
+def test_errors_render_as_one_paragraph_in_jupyter():
+    err = ConfigError("epochs must be at least 1, got 0.")
+    assert err._render_traceback_() == ["ConfigError: epochs must be at least 1, got 0."]
+    assert isinstance(err, HwlibError)
+
+
+class FakeRun:
+    def __init__(self, name, acc, loss):
+        self.experiment = E.get(name)
+        self.metrics = {"test_accuracy": acc, "test_loss": loss}
+
+
+def sweep_df(accs):
+    runs = [FakeRun(n, a, 1 - a) for n, a in zip(E.SWEEPS["mnist"], accs)]
+    return tables.sweep_table(runs)
+
+
+def test_sweep_table_and_findings():
+    df = sweep_df([0.98, 0.975, 0.97, 0.96, 0.95, 0.94, 0.85])
+    assert list(df["experiment"])[0] == "mnist-k5s1-same"
+    assert df["Δ accuracy (pp)"].iloc[0] == 0 and df["Δ accuracy (pp)"].iloc[-1] == pytest.approx(-13.0)
+    f = report.sweep_findings(df, "mnist-k5s1-same")
+    assert f["best_config"] == "5x5 kernels with stride 1 and same padding"
+    assert f["base_is_best"] == "is" and f["base_rank"] == 1
+    assert f["stride_verdict"] == "every stride-1 configuration beats every strided one"
+    assert f["worst_gap"] == pytest.approx(13.0)
+    # A strided configuration that wins flips the verdict and the base's rank.
+    g = report.sweep_findings(sweep_df([0.95, 0.975, 0.97, 0.99, 0.90, 0.89, 0.85]), "mnist-k5s1-same")
+    assert g["base_is_best"] == "is not" and g["base_rank"] == 4
+    assert g["stride_verdict"].startswith("stride-1 configurations do better on average")
+    md = tables.to_markdown(df)
+    assert "98.00" in md and "0.0200" in md  # accuracies 2 decimals, losses 4
+
+
+def history(test_acc, train_acc, test_loss):
+    n = len(test_acc)
+    return pd.DataFrame({"epoch": range(1, n + 1), "loss": np.linspace(1, 0.1, n), "accuracy": train_acc,
+                         "test_loss": test_loss, "test_accuracy": test_acc})
+
+
+def test_curve_findings_detect_overfitting_or_not():
+    over = report.curve_findings(history([0.6, 0.7, 0.69], [0.6, 0.8, 0.9], [1.0, 0.8, 1.1]))
+    assert over["test_vs_train"] == "below" and over["min_test_loss_epoch"] == 2
+    assert over["overfit_phrase"].startswith("the test loss is lowest after epoch 2")
+    assert over["test_loss_rise"] == pytest.approx(0.3)
+    fine = report.curve_findings(history([0.9, 0.95], [0.85, 0.9], [0.3, 0.2]))
+    assert fine["test_vs_train"] == "above" and "no sign of overfitting" in fine["overfit_phrase"]
+
+
+def test_example_findings_counts_confusions():
+    y = np.array([0, 1, 2, 1, 1])
+    proba = np.eye(3)[[0, 2, 2, 2, 1]] * 0.9 + 0.1 / 3
+    f = report.example_findings(y, proba, ("a", "b", "c"))
+    assert (f["n_wrong"], f["top_true"], f["top_pred"], f["top_count"]) == (2, "b", "c", 2)
+
+
+def test_architecture_and_changes_tables():
+    arch = tables.architecture_table(E.get("mnist-base"))
+    assert arch["Parameters"].iloc[-1] == arch["Parameters"].iloc[:-1].sum() == 55018
+    changes = tables.changes_table(E.get("cifar10-base"), E.get("cifar10-l2-tuned"))
+    assert list(changes["Setting"]) == ["Adam learning rate", "Epochs", "Layers with L2"]
+    assert list(changes.iloc[0, 1:]) == ["0.001", "0.002"]
+    walk = tables.shape_walk_table(E.get("mnist-k7s3-same"))
+    assert walk["Output"].tolist() == ["10x10x4", "5x5x4", "2x2x8", "1x1x8", "1x1x16"]
