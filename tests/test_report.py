@@ -76,12 +76,16 @@ def history(test_acc, train_acc, test_loss):
 
 
 def test_curve_findings_detect_overfitting_or_not():
-    over = report.curve_findings(history([0.6, 0.7, 0.69], [0.6, 0.8, 0.9], [1.0, 0.8, 1.1]))
+    over = report.curve_findings(history([0.6, 0.7, 0.699], [0.6, 0.8, 0.9], [1.0, 0.8, 1.1]))
     assert over["test_vs_train"] == "below" and over["min_test_loss_epoch"] == 2
     assert over["overfit_phrase"].startswith("the test loss is lowest after epoch 2")
-    assert over["test_loss_rise"] == pytest.approx(0.3)
+    assert over["plateau_phrase"].startswith("from epoch 2 on, the test accuracy stays within 0.5 point")
+    assert over["test_loss_rise"] == pytest.approx(0.3) and over["gap"] == pytest.approx(20.1)
     fine = report.curve_findings(history([0.9, 0.95], [0.85, 0.9], [0.3, 0.2]))
     assert fine["test_vs_train"] == "above" and "no sign of overfitting" in fine["overfit_phrase"]
+    assert fine["relation_phrase"] == "the test accuracy is above the training accuracy at every epoch"
+    assert over["relation_phrase"] == "the test accuracy ends below the training accuracy"
+    assert "keeps pace" in fine["plateau_phrase"]
 
 
 def test_example_findings_counts_confusions():

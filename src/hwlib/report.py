@@ -216,27 +216,39 @@ def sweep_findings(df: Any, base_name: str) -> dict[str, Any]:
 
 
 def curve_findings(history: Any) -> dict[str, Any]:
-    """Where the learning curves end, and whether (and when) the test loss turns up."""
-    last = history.iloc[-1]
-    test_acc, train_acc = 100 * float(last["test_accuracy"]), 100 * float(last["accuracy"])
-    i_min = int(history["test_loss"].idxmin())
-    i_best = int(history["test_accuracy"].idxmax())
-    rise = float(last["test_loss"] - history["test_loss"].iloc[i_min])
+    """Where the learning curves end, where the test accuracy plateaus, and whether the
+    test loss turns up (accuracies in percent)."""
+    from hwlib.analysis import PLATEAU_TOLERANCE, accuracy_gap
+
+    g = accuracy_gap(history)
+    h = history.sort_values("epoch").reset_index(drop=True)
+    i_min = int(h["test_loss"].idxmin())
+    rise = float(h["test_loss"].iloc[-1] - h["test_loss"].iloc[i_min])
+    min_epoch = int(h["epoch"].iloc[i_min])
+    tol = 100 * PLATEAU_TOLERANCE
+    if g["overfit_epoch"] is not None:
+        plateau = (f"from epoch {g['overfit_epoch']} on, the test accuracy stays within {tol:g} point of "
+                   "its best while the training accuracy keeps rising")
+    else:
+        plateau = "the test accuracy keeps pace with the training accuracy up to the last epoch"
+    if rise > 0 and i_min < len(h) - 1:
+        loss = (f"the test loss is lowest after epoch {min_epoch} and has risen by {rise:.3f} by the end "
+                "while the training loss keeps falling: the network overfits")
+    else:
+        loss = "the test loss is still at its lowest at the last epoch: no sign of overfitting yet"
     return {
-        "epochs": int(last["epoch"]),
-        "test_acc": test_acc, "train_acc": train_acc, "test_loss": float(last["test_loss"]),
-        "train_loss": float(last["loss"]),
-        "gap": abs(train_acc - test_acc),
-        "test_vs_train": "above" if test_acc > train_acc else "below",
-        "best_test_epoch": int(history["epoch"].iloc[i_best]),
-        "best_test_acc": 100 * float(history["test_accuracy"].iloc[i_best]),
-        "min_test_loss_epoch": int(history["epoch"].iloc[i_min]),
-        "test_loss_rise": rise,
-        "overfit_phrase": (
-            f"the test loss is lowest after epoch {int(history['epoch'].iloc[i_min])} and rises by "
-            f"{rise:.3f} by the end while the training loss keeps falling, a sign of overfitting"
-            if rise > 0 and i_min < len(history) - 1 else
-            "the test loss is still at its lowest at the last epoch: no sign of overfitting yet"),
+        "epochs": g["epochs"],
+        "test_acc": 100 * g["test_accuracy"], "train_acc": 100 * g["train_accuracy"],
+        "test_loss": float(h["test_loss"].iloc[-1]), "train_loss": float(h["loss"].iloc[-1]),
+        "gap": 100 * abs(g["gap"]),
+        "test_vs_train": "above" if g["test_above_train"] else "below",
+        "relation_phrase": (
+            "the test accuracy is above the training accuracy at every epoch"
+            if g["test_above_train_every_epoch"] else
+            f"the test accuracy ends {'above' if g['test_above_train'] else 'below'} the training accuracy"),
+        "best_test_epoch": g["best_epoch"], "best_test_acc": 100 * g["best_test_accuracy"],
+        "min_test_loss_epoch": min_epoch, "test_loss_rise": rise,
+        "plateau_phrase": plateau, "overfit_phrase": loss,
     }
 
 
