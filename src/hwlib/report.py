@@ -138,7 +138,9 @@ def execute_chapters(parameters: dict[str, Any] | None = None, chapters: tuple[s
     done = []
     for chapter in chapters:
         src = book / f"{chapter}.ipynb"
-        fd, tmp_name = tempfile.mkstemp(suffix=".ipynb", dir=book)
+        scratch = book / "_build" / "papermill"
+        scratch.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(suffix=f"-{chapter}.ipynb", dir=scratch)
         os.close(fd)
         tmp = Path(tmp_name)
         log(f"executing {src.relative_to(book.parent)} ...")

@@ -1,0 +1,45 @@
+"""benchmarks/bench.py runs end to end on tiny data and writes the JSON it promises.
+
+Speed is measured by the benchmark, never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+
+
+@pytest.mark.slow
+def test_bench_smoke_run_writes_results(tiny_dir, tmp_path):
+    out = tmp_path / "results.json"
+    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1",
+               HWLIB_STORE=str(tmp_path / "store"))
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--n-train", "150", "--n-test", "50", "--epochs", "1",
+         "--datasets", "mnist", "--sweep-n-train", "100", "--determinism-n-train", "100", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Throughput: hwlib vs plain Keras" in proc.stdout and "RSS after each run" in proc.stdout
+
+    r = json.loads(out.read_text())
+    assert {"machine", "settings", "throughput", "levers", "equivalence", "sweep_rss", "parts"} <= set(r)
+    assert r["machine"]["cores"] >= 1 and r["machine"]["cpu"] and r["machine"]["tensorflow"]
+    assert [t["config"] for t in r["throughput"]] == ["plain", "hwlib"]
+    for row in r["throughput"] + r["levers"]:
+        assert row["images_per_s"] > 0 and row["ratio_vs_plain"] > 0 and len(row["epoch_seconds"]) == 2
+    levers = {row["lever"] for row in r["levers"]}
+    assert {"op determinism", "steps_per_execution", "pipeline", "eval_batch_size", "threads"} <= levers
+    spe = {row["setting"]: row for row in r["levers"] if row["lever"] == "steps_per_execution"}
+    assert spe["50"]["train_history_identical"]  # a speed setting, not a result
+    det = r["equivalence"]["default_engine_mnist"]
+    assert det["identical_in_process"] is True
+    assert len(r["sweep_rss"]["series"]) == 7 and all(s["rss_mb"] > 0 for s in r["sweep_rss"]["series"])
+    assert all(p["exit_code"] == 0 and p["peak_rss_mb"] > 0 for p in r["parts"])
+    assert not (tmp_path / "store").exists()  # the sweep trains into its own temporary store
