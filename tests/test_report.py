@@ -83,6 +83,9 @@ def test_curve_findings_detect_overfitting_or_not():
     assert over["test_loss_rise"] == pytest.approx(0.3) and over["gap"] == pytest.approx(20.1)
     fine = report.curve_findings(history([0.9, 0.95], [0.85, 0.9], [0.3, 0.2]))
     assert fine["test_vs_train"] == "above" and "no sign of overfitting" in fine["overfit_phrase"]
+    mild = report.curve_findings(history([0.6, 0.7, 0.7], [0.6, 0.8, 0.9], [1.0, 0.8, 0.82]))
+    assert mild["overfit_phrase"] == ("the test loss is lowest after epoch 2 and ends within 2% of "
+                                      "that minimum: at most mild overfitting")
     assert fine["relation_phrase"] == "the test accuracy is above the training accuracy at every epoch"
     assert over["relation_phrase"] == "the test accuracy ends below the training accuracy"
     assert "keeps pace" in fine["plateau_phrase"]

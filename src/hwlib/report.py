@@ -217,6 +217,9 @@ def sweep_findings(df: Any, base_name: str) -> dict[str, Any]:
     }
 
 
+OVERFIT_LOSS_RISE = 0.10  # a final test loss 10% above its minimum counts as overfitting
+
+
 def curve_findings(history: Any) -> dict[str, Any]:
     """Where the learning curves end, where the test accuracy plateaus, and whether the
     test loss turns up (accuracies in percent)."""
@@ -233,9 +236,14 @@ def curve_findings(history: Any) -> dict[str, Any]:
                    "its best while the training accuracy keeps rising")
     else:
         plateau = "the test accuracy keeps pace with the training accuracy up to the last epoch"
-    if rise > 0 and i_min < len(h) - 1:
-        loss = (f"the test loss is lowest after epoch {min_epoch} and has risen by {rise:.3f} by the end "
-                "while the training loss keeps falling: the network overfits")
+    min_loss = float(h["test_loss"].iloc[i_min])
+    if rise > OVERFIT_LOSS_RISE * min_loss:
+        loss = (f"the test loss is lowest after epoch {min_epoch} and has risen by {rise:.3f} "
+                f"({100 * rise / min_loss:.0f}%) by the end while the training loss keeps falling: "
+                "the network overfits")
+    elif rise > 0:
+        loss = (f"the test loss is lowest after epoch {min_epoch} and ends within "
+                f"{100 * rise / min_loss:.0f}% of that minimum: at most mild overfitting")
     else:
         loss = "the test loss is still at its lowest at the last epoch: no sign of overfitting yet"
     return {

@@ -15,13 +15,17 @@ part of the key.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import io
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +76,39 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
         _DETERMINISM_ON = True
     keras.utils.set_random_seed(seed)
+
+
+_THREAD_RNG = threading.local()
+
+
+class _SeedDraws:
+    """Stands in for the ``random`` module inside Keras' ``seed_generator``: within
+    :func:`private_seed_draws` the calling thread draws from its own generator, elsewhere
+    (and in every other thread) from the global one, as before."""
+
+    def __getattr__(self, name: str) -> Any:
+        rng = getattr(_THREAD_RNG, "rng", None)
+        return getattr(rng if rng is not None else random, name)
+
+
+@contextlib.contextmanager
+def private_seed_draws(seed: int):
+    """Keras draws the seed of every unseeded initializer from Python's global ``random``,
+    which other threads of the process also use (a Dask worker's event loop, a kernel's
+    heartbeat): the initial weights would depend on their timing. Inside, this thread's
+    draws come from ``random.Random(seed)``, the sequence that ``random.seed(seed)`` gives a
+    single-threaded process (the initializers are the only draws during a fit), so the
+    weights are the same as before, in any process."""
+    from keras.src.random import seed_generator
+
+    if not isinstance(seed_generator.python_random, _SeedDraws):
+        seed_generator.python_random = _SeedDraws()
+    previous = getattr(_THREAD_RNG, "rng", None)
+    _THREAD_RNG.rng = random.Random(seed)
+    try:
+        yield
+    finally:
+        _THREAD_RNG.rng = previous
 
 
 def compile_model(model: Any, exp: Experiment, engine: Engine) -> Any:
@@ -130,7 +167,8 @@ def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
     validate(exp)
     t = exp.train
     seed_everything(t.seed)
-    model = compile_model(build_experiment(exp), exp, engine)
+    with private_seed_draws(t.seed):  # the seed's initial weights, whatever other threads do
+        model = compile_model(build_experiment(exp), exp, engine)
     timer = EpochTimer(t.epochs, log)
     if engine.pipeline == "tfdata":
         import tensorflow as tf
@@ -164,7 +202,10 @@ def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
 # ---------------------------------------------------------------------------------------
 # Provenance
 # ---------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _git_commit() -> dict[str, Any] | None:
+    """The checkout's commit when this process first asked: the code it is running
+    (asked once, so a long run does not record a commit made while it trained)."""
     root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
@@ -219,6 +260,7 @@ class Run:
     experiment: Experiment
     key: str
     entry: Entry
+    trained: bool = False  # trained by this call (not found in the store)
 
     @property
     def history(self):
@@ -284,8 +326,13 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
     maps); a stored entry without weights is retrained when weights are asked for.
     ``train=False`` (or ``$HWLIB_NO_TRAIN=1``, as CI sets for the committed book) raises
     :class:`StoreError` instead of training on a miss.
+
+    Processes sharing a store (cluster workers) never train the same key at once: the
+    miss -> train -> commit section holds the key's lock (:meth:`RunStore.lock`), and a
+    process that waited for it finds the other one's entry instead of training again.
     """
     validate(exp)
+    _git_commit()  # record the commit of the code this process runs, before it trains
     store = store if isinstance(store, RunStore) else RunStore(store)
     data = load_data(exp, data_dir)
     key = key_for(exp, data.fingerprint)
@@ -301,20 +348,30 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
             "(train=False or HWLIB_NO_TRAIN=1). "
             f"Train it with `hwlib train {exp.name}` (or run the notebook with train=True)."
         )
-    tmp = store.begin(key)  # fails fast on an unwritable store
-    try:
-        if log:
-            log(f"{exp.name}: training run {key} ({exp.train.epochs} epochs, "
-                f"{len(data.y_train)} training images)")
-        t0 = time.perf_counter()
-        model, history, seconds = fit(exp, data, engine, log)
-        wall = time.perf_counter() - t0
-        _write_entry(tmp, exp, key, data, model, history, seconds, wall, weights, engine)
-        entry = store.commit(key, tmp)
-    except BaseException:
-        store.abort(tmp)
-        raise
-    return Run(exp, key, entry)
+    on_wait = (lambda: log(f"{exp.name}: run {key} is being trained by another process; "
+                           "waiting for it")) if log else None
+    with store.lock(key, on_wait=on_wait):  # fails fast on an unwritable store
+        if not force:  # trained by another process while this one waited?
+            entry = store.get(key, need_weights=weights)
+            if entry is not None:
+                if log:
+                    log(f"{exp.name}: stored run {key} found in {store.root} (trained by another "
+                        "process meanwhile)")
+                return Run(exp, key, entry)
+        tmp = store.begin(key)
+        try:
+            if log:
+                log(f"{exp.name}: training run {key} ({exp.train.epochs} epochs, "
+                    f"{len(data.y_train)} training images)")
+            t0 = time.perf_counter()
+            model, history, seconds = fit(exp, data, engine, log)
+            wall = time.perf_counter() - t0
+            _write_entry(tmp, exp, key, data, model, history, seconds, wall, weights, engine)
+            entry = store.commit(key, tmp)
+        except BaseException:
+            store.abort(tmp)
+            raise
+    return Run(exp, key, entry, trained=True)
 
 
 def _write_entry(tmp: Path, exp: Experiment, key: str, data: Any, model: Any, history: Any,
