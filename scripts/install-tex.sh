@@ -34,23 +34,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 echo "install-tex: missing: ${missing[*]}"
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-tex: error: no apt-get here; install TeX Live with XeLaTeX, latexmk, xindy and" >&2
-  echo "  the FreeFont OTF fonts by hand (Debian names: ${PACKAGES[*]})" >&2
-  exit 1
-fi
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO=(sudo)
-  else
-    echo "install-tex: error: installing ${missing[*]} needs root; run" >&2
-    echo "  sudo bash scripts/install-tex.sh" >&2
-    exit 1
-  fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -q
-"${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+source "$(dirname "$0")/apt-install.sh"
+apt_install install-tex "${missing[@]}"
 check_commands
 echo "install-tex: installed ${missing[*]}"
