@@ -1,7 +1,7 @@
 """The ``hwlib`` command line: check data, list, train and sweep experiments.
 
 Exit codes: 0 success; 2 bad command line or config; 3 data problem; 4 run-store
-problem; 130 interrupted (Ctrl-C). Errors print one paragraph, never a traceback.
+problem; 5 Dask cluster problem; 130 interrupted (Ctrl-C). Errors print one paragraph, never a traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ examples:
   hwlib train mnist-base
   hwlib train mnist-base --set epochs=2 --set n_train=5000
   hwlib sweep mnist
+  hwlib sweep mnist --seeds 5 --scheduler local:2
   hwlib reproduce --profile quick
 """
 
@@ -50,6 +51,24 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="full: the homework's settings (default); quick: small subsets, 2 epochs")
     p.add_argument("--force", action="store_true", help="retrain even if the run is stored")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    p.add_argument("--seeds", type=_seed_count, default=1, metavar="N",
+                   help="train every configuration with seeds 0..N-1 (seed 0 is the usual run; each "
+                        "seed is a run of its own, stored ones are reused); with N > 1 the results "
+                        "show mean ± sd and the 95%% confidence interval over the seeds")
+    p.add_argument("--scheduler", metavar="SPEC",
+                   help="train on a Dask cluster: tcp://HOST:PORT (an existing scheduler; the store "
+                        "and the data must be on a file system shared with the workers) or local:N "
+                        "(N worker processes on this machine); default: here, one run after another")
+
+
+def _seed_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"the number of seeds must be at least 1, got {n}")
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,43 +151,79 @@ def _prepare(name: str, args: argparse.Namespace):
     return exp.with_overrides(args.overrides) if args.overrides else exp
 
 
-def _run(exp, args: argparse.Namespace, weights: bool):
+def _with_seeds(exp, args: argparse.Namespace) -> list:
+    """``exp`` with seeds 0..N-1 (``--seeds N``); just ``exp`` for N = 1."""
+    if args.seeds == 1:
+        return [exp]
+    from hwlib.config import parse_overrides
+    from hwlib.errors import ConfigError
+
+    if {"seed", "train.seed"} & set(parse_overrides(args.overrides)):
+        raise ConfigError(f"--seeds {args.seeds} trains seeds 0..{args.seeds - 1}: leave out --set seed=...")
+    return [exp.with_overrides({"seed": s}) for s in range(args.seeds)]
+
+
+def _run_many(jobs: list, args: argparse.Namespace, on_run=None) -> list:
+    """Train (or find) each ``(experiment, weights)``: here, or on ``--scheduler``."""
+    from hwlib.executor import Task, run_all
     from hwlib.store import RunStore
-    from hwlib.train import run
 
-    return run(exp, RunStore(args.store), force=args.force, weights=weights,
-               data_dir=args.data_dir, log=_log(args.quiet))
+    return run_all([Task(e, w) for e, w in jobs], RunStore(args.store), scheduler=args.scheduler,
+                   force=args.force, data_dir=args.data_dir, log=_log(args.quiet), on_run=on_run)
 
 
-def _result_line(r) -> str:
+def _seed_tables(runs: list, args: argparse.Namespace, group) -> None:
+    """Print mean ± sd and the confidence interval over the seeds, one table per ``group``."""
+    from hwlib import tables
+
+    by_group: dict = {}
+    for r in runs:
+        by_group.setdefault(group(r), {}).setdefault(r.experiment.name, []).append(r)
+    for configs in by_group.values():
+        _print("")
+        _print(tables.format_seed_table(tables.sweep_seed_table(configs)).to_string(index=False))
+
+
+def _result_line(r, seed: bool = False) -> str:
     m = r.metrics
-    return (f"{r.experiment.name} [{r.key}]: test loss {m['test_loss']:.4f}, test accuracy "
+    name = f"{r.experiment.name} seed {r.experiment.train.seed}" if seed else r.experiment.name
+    return (f"{name} [{r.key}]: test loss {m['test_loss']:.4f}, test accuracy "
             f"{100 * m['test_accuracy']:.2f}% (train {100 * m['train_accuracy']:.2f}%) -> "
             f"{r.entry.path}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    r = _run(_prepare(args.experiment, args), args, weights=not args.no_weights)
-    _print(_result_line(r))
+    exps = _with_seeds(_prepare(args.experiment, args), args)
+    runs = _run_many([(e, not args.no_weights) for e in exps], args,
+                     on_run=lambda r: _print(_result_line(r, seed=args.seeds > 1)))
+    if args.seeds > 1:
+        _seed_tables(runs, args, group=lambda r: r.experiment.dataset)
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from hwlib import experiments, tables
 
-    runs = [_run(_prepare(e.name, args), args, weights=e.name in experiments.NEEDS_WEIGHTS)
-            for e in experiments.sweep(args.dataset)]
-    _print("")
-    _print(tables.sweep_table(runs).to_string(index=False))
+    # Weights only where the figures need them: the usual run (seed 0) of those experiments.
+    jobs = [(v, e.name in experiments.NEEDS_WEIGHTS and (args.seeds == 1 or v.train.seed == 0))
+            for e in experiments.sweep(args.dataset) for v in _with_seeds(_prepare(e.name, args), args)]
+    runs = _run_many(jobs, args)
+    if args.seeds > 1:
+        _seed_tables(runs, args, group=lambda r: r.experiment.dataset)
+    else:
+        _print("")
+        _print(tables.sweep_table(runs).to_string(index=False))
     return 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from hwlib import experiments
 
-    for name in experiments.EXPERIMENTS:
-        r = _run(_prepare(name, args), args, weights=name in experiments.NEEDS_WEIGHTS)
-        _print(_result_line(r))
+    jobs = [(v, name in experiments.NEEDS_WEIGHTS and (args.seeds == 1 or v.train.seed == 0))
+            for name in experiments.EXPERIMENTS for v in _with_seeds(_prepare(name, args), args)]
+    runs = _run_many(jobs, args, on_run=lambda r: _print(_result_line(r, seed=args.seeds > 1)))
+    if args.seeds > 1:
+        _seed_tables(runs, args, group=lambda r: r.experiment.dataset)
     return 0
 
 

@@ -35,3 +35,9 @@ class StoreError(HwlibError):
     """The run store cannot be written, or an entry in it is damaged."""
 
     exit_code = 4
+
+
+class ClusterError(HwlibError):
+    """A Dask scheduler cannot be reached, or a task failed on the cluster."""
+
+    exit_code = 5

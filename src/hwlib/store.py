@@ -15,19 +15,31 @@ Writes are atomic: an entry is assembled in a temporary folder beside ``runs/`` 
 renamed into place, so a run killed mid-training leaves no entry (only a temporary
 folder, removed by the next write) and the next run trains it cleanly.
 
+Several processes (cluster workers) may share one store: :meth:`RunStore.lock` holds a
+per-key ``flock`` on ``<store>/.locks/<key>`` while a run is trained, so two processes
+never train the same key at once (the second one waits, then finds the first one's
+entry). The lock files live outside ``runs/`` and are removed on release.
+
 The store is the checkout's ``results/`` by default; ``$HWLIB_STORE`` or an explicit path moves it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no cross-process lock
+    fcntl = None  # type: ignore[assignment]
 
 from hwlib.config import short_hash
 from hwlib.errors import StoreError
@@ -38,7 +50,10 @@ WEIGHTS = "model.weights.h5"
 MANIFEST = "MANIFEST.json"
 TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 24 * 3600
+NEW_TMP_SECONDS = 60  # a temporary folder without its .pid yet: being created (see begin)
 PID_FILE = ".pid"  # in a temporary folder: the process filling it (see clean_stale)
+LOCKS = ".locks"  # <store>/.locks/<key>: per-key training locks (see RunStore.lock)
+_HELD: set[tuple[str, str]] = set()  # (lock folder, key) held by this process
 
 
 def run_key(config: dict[str, Any], data_fingerprint: str, code_version: str) -> str:
@@ -177,6 +192,76 @@ class RunStore:
                 "folder you can write to, or fix its permissions."
             )
 
+    def lock_path(self, key: str) -> Path:
+        return self.root / LOCKS / key
+
+    @contextlib.contextmanager
+    def lock(self, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the training lock of ``key`` (blocking): one trainer per key at a time.
+
+        An exclusive ``flock`` on ``<store>/.locks/<key>``, released when the holder ends or
+        dies (the kernel drops it), so a killed worker never blocks the key. ``on_wait`` is
+        called once if another process holds it. The file is removed on release; a waiter
+        that locked a removed file (its inode is no longer the path's) locks afresh.
+        Callers re-check the store after acquiring it.
+        """
+        self._check_writable()
+        path = self.lock_path(key)
+        try:
+            path.parent.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Cannot create the lock folder {path.parent} ({exc.strerror}).") from None
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        waited = False
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if on_wait is not None and not waited:
+                        on_wait()
+                    waited = True
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                st = os.fstat(fd)
+                try:
+                    current = os.stat(path)
+                except FileNotFoundError:
+                    current = None
+            except BaseException:
+                os.close(fd)
+                raise
+            if current is not None and (current.st_dev, current.st_ino) == (st.st_dev, st.st_ino):
+                break
+            os.close(fd)  # the holder removed this file as we waited on it: lock the new one
+        held = (str(path.parent), key)
+        _HELD.add(held)
+        try:
+            yield
+        finally:
+            _HELD.discard(held)
+            with contextlib.suppress(OSError):
+                path.unlink()  # before unlocking: a waiter on this inode then locks afresh
+            os.close(fd)
+
+    def _lock_free(self, key: str) -> bool:
+        """Whether no process holds the lock of ``key`` right now (a non-blocking probe)."""
+        if fcntl is None:  # pragma: no cover
+            return True
+        try:
+            fd = os.open(self.lock_path(key), os.O_RDWR)
+        except OSError:
+            return True  # no lock file: nobody holds it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)  # closing drops a lock we took
+        return True
+
     def begin(self, key: str) -> Path:
         """A fresh temporary folder in which to assemble the entry ``key``.
 
@@ -187,7 +272,7 @@ class RunStore:
         self.clean_stale()
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=self.runs))
-            (tmp / PID_FILE).write_text(str(os.getpid()))
+            (tmp / PID_FILE).write_text(f"{os.getpid()} {socket.gethostname()}")
         except OSError as exc:
             raise StoreError(f"Cannot write in the run store {self.runs} ({exc.strerror}).") from None
         return tmp
@@ -215,27 +300,52 @@ class RunStore:
         shutil.rmtree(tmp, ignore_errors=True)
 
     def clean_stale(self) -> list[Path]:
-        """Remove temporary folders left by runs that were killed (their process is gone)."""
+        """Remove temporary folders left by runs that were killed (their process is gone).
+
+        A folder's ``.pid`` names its process and host. On this host the process is looked
+        up; a folder of another host (a cluster worker elsewhere, same shared store) is
+        stale when nobody holds its key's lock, or when this process holds it (then the
+        folder's owner cannot be training it). A folder without its ``.pid`` is being created
+        by another process (:meth:`begin` writes it next) unless it is a minute old. Older than
+        a day: stale whatever the owner.
+        """
         removed = []
         if not self.runs.is_dir():
             return removed
+        here = socket.gethostname()
         for p in self.runs.iterdir():
             if not (p.is_dir() and p.name.startswith(TMP_PREFIX)):
                 continue
-            owner = _read_pid(p)
-            alive = owner is not None and _pid_alive(owner)
-            old = time.time() - p.stat().st_mtime > STALE_TMP_SECONDS
-            if not alive or old:
+            pid, host = _read_owner(p)
+            try:
+                age = time.time() - p.stat().st_mtime
+            except OSError:  # removed meanwhile by another process
+                continue
+            if pid is None:
+                alive = age < NEW_TMP_SECONDS
+            elif host is None or host == here:
+                alive = _pid_alive(pid)
+            else:
+                key = p.name[len(TMP_PREFIX):].rsplit("-", 1)[0]
+                alive = (str(self.root / LOCKS), key) not in _HELD and not self._lock_free(key)
+            if not alive or age > STALE_TMP_SECONDS:
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p)
         return removed
 
 
-def _read_pid(tmp: Path) -> int | None:
+def _read_owner(tmp: Path) -> tuple[int | None, str | None]:
+    """The pid and host written in a temporary folder's ``.pid`` (``"pid host"``; older
+    folders hold the pid alone)."""
     try:
-        return int((tmp / PID_FILE).read_text())
-    except (OSError, ValueError):
-        return None
+        parts = (tmp / PID_FILE).read_text().split(maxsplit=1)
+        return int(parts[0]), (parts[1].strip() if len(parts) > 1 else None)
+    except (OSError, ValueError, IndexError):
+        return None, None
+
+
+def _read_pid(tmp: Path) -> int | None:
+    return _read_owner(tmp)[0]
 
 
 def _pid_alive(pid: int) -> bool:

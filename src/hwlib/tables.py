@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -60,6 +60,66 @@ def sweep_table(runs: Sequence[Any]) -> pd.DataFrame:
     df = pd.DataFrame(rows).sort_values("test accuracy (%)", ascending=False, kind="stable")
     df["Δ accuracy (pp)"] = df["test accuracy (%)"] - df["test accuracy (%)"].iloc[0]
     return df.reset_index(drop=True).round({"test loss": 4, "test accuracy (%)": 2, "Δ accuracy (pp)": 2})
+
+
+def sweep_seed_table(runs_by_config: Mapping[str, Sequence[Any]], confidence: float = 0.95) -> pd.DataFrame:
+    """Tables 3 and 6 over seeds: one row per configuration, best to worst mean accuracy.
+
+    ``runs_by_config`` maps a configuration's name to its runs (one per seed). Columns:
+    kernel, stride, padding, the number of seeds, then for test accuracy (%) and test loss
+    the mean, the sample standard deviation and the Student-t ``confidence`` interval of
+    the mean (:func:`hwlib.stats.summarize`; NaN with one seed), and the difference of the
+    mean accuracy to the best row in percentage points (0 for the best).
+    """
+    from hwlib.stats import summarize
+
+    level = f"{100 * confidence:g}%"
+    rows = []
+    for name, runs in runs_by_config.items():
+        if not runs:
+            continue
+        conv = runs[0].experiment.model.convs[0]
+        acc = summarize([100 * r.metrics["test_accuracy"] for r in runs], confidence)
+        loss = summarize([r.metrics["test_loss"] for r in runs], confidence)
+        rows.append({
+            "experiment": name,
+            "kernel": f"{conv.kernel}x{conv.kernel}",
+            "stride": conv.stride,
+            "padding": conv.padding,
+            "seeds": acc.n,
+            "test accuracy (%)": acc.mean,
+            "accuracy sd (pp)": acc.sd,
+            f"accuracy {level} CI low (%)": acc.ci_low,
+            f"accuracy {level} CI high (%)": acc.ci_high,
+            "test loss": loss.mean,
+            "loss sd": loss.sd,
+            f"loss {level} CI low": loss.ci_low,
+            f"loss {level} CI high": loss.ci_high,
+        })
+    df = pd.DataFrame(rows).sort_values("test accuracy (%)", ascending=False, kind="stable")
+    df["Δ accuracy (pp)"] = df["test accuracy (%)"] - df["test accuracy (%)"].iloc[0]
+    df = df.reset_index(drop=True)
+    return df.round({c: 4 if "loss" in c else 2 for c in df.columns if df[c].dtype.kind == "f"})
+
+
+def format_seed_table(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`sweep_seed_table` for reading: ``mean ± sd`` and ``[low, high]`` in one cell each."""
+    level = next(c for c in df.columns if c.startswith("accuracy ") and c.endswith(" CI low (%)")).split()[1]
+
+    def pm(mean: float, sd: float, digits: int) -> str:
+        return f"{mean:.{digits}f}" + ("" if pd.isna(sd) else f" ± {sd:.{digits}f}")
+
+    def ci(low: float, high: float, digits: int) -> str:
+        return "n/a" if pd.isna(low) else f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+    out = df[["experiment", "kernel", "stride", "padding", "seeds"]].copy()
+    out["test accuracy (%) mean ± sd"] = [pm(m, s, 2) for m, s in zip(df["test accuracy (%)"], df["accuracy sd (pp)"])]
+    out[f"accuracy {level} CI"] = [ci(lo, hi, 2) for lo, hi in zip(df[f"accuracy {level} CI low (%)"],
+                                                                   df[f"accuracy {level} CI high (%)"])]
+    out["test loss mean ± sd"] = [pm(m, s, 4) for m, s in zip(df["test loss"], df["loss sd"])]
+    out[f"loss {level} CI"] = [ci(lo, hi, 4) for lo, hi in zip(df[f"loss {level} CI low"], df[f"loss {level} CI high"])]
+    out["Δ accuracy (pp)"] = [f"{d:.2f}" for d in df["Δ accuracy (pp)"]]
+    return out
 
 
 def changes_table(original: Experiment, changed: Experiment) -> pd.DataFrame:

@@ -1,0 +1,323 @@
+"""Run many trainings: locally one after another, or as tasks on a Dask cluster.
+
+:func:`run_all` takes a list of :class:`Task` (an experiment, and whether to keep its
+weights) and returns their :class:`~hwlib.train.Run` objects, in order:
+
+* ``scheduler=None``: here, sequentially (``hwlib.train.run`` with per-epoch progress);
+* ``scheduler="tcp://HOST:PORT"`` (or ``HOST:PORT``): on the workers of an existing Dask
+  scheduler;
+* ``scheduler="local:N"``: on a ``distributed.LocalCluster`` of ``N`` worker processes
+  (one thread each) started here and stopped afterwards (``"local"``: one per CPU).
+
+On a cluster every task trains one (config, seed) into the *shared* run store: the worker
+calls ``hwlib.train.run(exp, store, weights=..., data_dir=...)`` and returns only the key
+and the metrics; the client then reads the entries from the store. The store path (and
+the data folder) must therefore be the same path on every worker (a shared file system),
+and the workers need the same hwlib (the code version is checked).
+
+Two workers never train the same key at once (the store's per-key lock, see
+:meth:`hwlib.store.RunStore.lock`); the same experiment listed twice is trained once. A
+worker that dies mid-task (killed, out of memory) loses nothing but time: the scheduler
+reruns its task on another worker, and the dead worker's temporary folder is removed by
+the next write (:meth:`~hwlib.store.RunStore.clean_stale`). A task that raises an
+unexpected exception is retried ``retries`` times; an :class:`~hwlib.errors.HwlibError`
+(bad config, missing data, damaged entry) is not retried but raised here, as it would be
+locally.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from hwlib.config import Experiment
+from hwlib.errors import ClusterError, ConfigError, HwlibError, StoreError
+from hwlib.store import RunStore
+
+CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before giving up
+RETRIES = 2  # reruns of a task that raised an unexpected exception
+# Settings that decide how a worker finds and checks the data, sent with every task (the
+# client's values win over the worker's own environment).
+FORWARDED_ENV = ("HWLIB_DATA_STRICT", "HWLIB_NO_DOWNLOAD", "HWLIB_NO_TRAIN")
+# Keras' session and the global seeds are per process: a worker with several threads still
+# trains one run at a time.
+_ONE_TRAINING = threading.Lock()
+SCHEDULER_HELP = ("tcp://HOST:PORT (an existing Dask scheduler; HOST:PORT also works) or "
+                  "local:N (start N local worker processes; 'local': one per CPU)")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One training: an experiment (a config with its seed), keeping weights or not."""
+
+    experiment: Experiment
+    weights: bool = True
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """A parsed ``--scheduler``: ``kind`` ``"tcp"`` (``address``) or ``"local"`` (``workers``)."""
+
+    kind: str
+    address: str = ""
+    workers: int = 0
+
+    def __str__(self) -> str:
+        return self.address if self.kind == "tcp" else f"local:{self.workers}"
+
+
+def parse_scheduler(spec: str) -> Scheduler:
+    """Read ``tcp://HOST:PORT``, ``HOST:PORT``, ``local:N`` or ``local``; ConfigError otherwise."""
+    text = str(spec).strip()
+    bad = f"Cannot read the scheduler {spec!r}: use {SCHEDULER_HELP}."
+    if text == "local":
+        return Scheduler("local", workers=os.cpu_count() or 1)
+    if text.startswith("local:"):
+        n = text[len("local:"):]
+        if not n.isdigit() or int(n) < 1:
+            raise ConfigError(f"Cannot read the scheduler {spec!r}: local:N needs a number of worker "
+                              f"processes N >= 1, e.g. local:2.")
+        return Scheduler("local", workers=int(n))
+    m = re.fullmatch(r"(?:(tcp|tls)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})", text)
+    if not m or not 0 < int(m.group(3)) < 65536:
+        raise ConfigError(bad)
+    return Scheduler("tcp", address=f"{m.group(1) or 'tcp'}://{m.group(2)}:{m.group(3)}")
+
+
+# ---------------------------------------------------------------------------------------
+# The worker side
+# ---------------------------------------------------------------------------------------
+def train_task(exp: Experiment, store: str, weights: bool, force: bool, data_dir: str | None,
+               env: dict[str, str]) -> dict[str, Any]:
+    """Train (or find) ``exp`` in the store at ``store``: what a worker runs for one task.
+
+    Returns ``{"key", "metrics", "trained", "worker", "pid", "seconds", "code_version",
+    "log"}``, or ``{"error": HwlibError}`` for an error of the user's (not retried).
+    """
+    from hwlib import train
+
+    os.environ.update(env)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    lines: list[str] = []
+    t0 = time.perf_counter()
+    try:
+        with _ONE_TRAINING:
+            r = train.run(exp, store, force=force, weights=weights, data_dir=data_dir, log=lines.append)
+    except HwlibError as exc:
+        return {"error": exc, "log": lines}
+    return {"key": r.key, "metrics": r.metrics, "trained": r.trained, "worker": _worker_address(),
+            "pid": os.getpid(), "seconds": round(time.perf_counter() - t0, 3),
+            "code_version": train.TRAIN_CODE_VERSION,
+            "log": [line for line in lines if not line.startswith("epoch")]}
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return f"pid {os.getpid()}"
+
+
+# ---------------------------------------------------------------------------------------
+# The client side
+# ---------------------------------------------------------------------------------------
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:  # pragma: no cover - a dependency of hwlib
+        raise ClusterError("--scheduler needs Dask: pip install 'dask[distributed]'.") from None
+    return distributed
+
+
+class _Connection:
+    """A client (and, for ``local:N``, the cluster it started), closed on exit."""
+
+    def __init__(self, scheduler: Scheduler, timeout: float):
+        self.scheduler, self.timeout = scheduler, timeout
+        self.cluster: Any = None
+        self.client: Any = None
+
+    def __enter__(self):
+        import logging
+
+        distributed = _import_distributed()
+        try:
+            if self.scheduler.kind == "local":
+                self.cluster = distributed.LocalCluster(
+                    n_workers=self.scheduler.workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = distributed.Client(self.cluster, timeout=self.timeout)
+            else:
+                self.client = distributed.Client(self.scheduler.address, timeout=self.timeout)
+        except (OSError, TimeoutError) as exc:
+            self.__exit__(None, None, None)
+            if self.scheduler.kind == "local":
+                raise ClusterError(
+                    f"Could not start a local Dask cluster of {self.scheduler.workers} worker "
+                    f"processes ({type(exc).__name__}: {exc}).") from None
+            raise ClusterError(
+                f"Cannot reach the Dask scheduler at {self.scheduler.address} within "
+                f"{self.timeout:g} s ({type(exc).__name__}). Start one (`dask scheduler`, then "
+                "`dask worker ADDRESS` on each machine) or check the address; --scheduler "
+                "local:N starts workers on this machine instead.") from None
+        return self.client
+
+    def __exit__(self, *exc_info) -> None:
+        for thing in (self.client, self.cluster):
+            if thing is not None:
+                try:
+                    thing.close()
+                except Exception:  # closing a half-started cluster: nothing more to do
+                    pass
+
+
+def connect(scheduler: str | Scheduler, timeout: float | None = None) -> _Connection:
+    """``with connect("local:2") as client: ...``: a Dask client, closed (with its local
+    cluster) on exit; a scheduler that cannot be reached is a :class:`ClusterError`."""
+    s = scheduler if isinstance(scheduler, Scheduler) else parse_scheduler(scheduler)
+    return _Connection(s, CONNECT_TIMEOUT if timeout is None else timeout)
+
+
+def _absolute(path: str | os.PathLike | None) -> str | None:
+    return None if path is None else str(Path(path).expanduser().resolve())
+
+
+def _describe(exp: Experiment) -> str:
+    return f"{exp.name} seed {exp.train.seed}"
+
+
+def _unique(tasks: Sequence[Task]) -> tuple[list[Task], list[int]]:
+    """Tasks with the same config merged (weights kept if any asks); the index of each
+    original task in the merged list."""
+    merged: list[Task] = []
+    where: dict[str, int] = {}
+    index = []
+    for t in tasks:
+        k = t.experiment.key()
+        if k not in where:
+            where[k] = len(merged)
+            merged.append(t)
+        elif t.weights and not merged[where[k]].weights:
+            merged[where[k]] = Task(merged[where[k]].experiment, True)
+        index.append(where[k])
+    return merged, index
+
+
+def run_all(tasks: Sequence[Task], store: RunStore | str | os.PathLike | None = None, *,
+            scheduler: str | Scheduler | None = None, force: bool = False,
+            data_dir: str | os.PathLike | None = None, log: Callable[[str], None] | None = None,
+            on_run: Callable[[Any], None] | None = None, retries: int = RETRIES,
+            timeout: float | None = None) -> list[Any]:
+    """Train (or find) every task; their runs, in the order of ``tasks``.
+
+    ``scheduler``: ``None`` (here, sequentially), ``tcp://HOST:PORT`` or ``local:N`` (see the
+    module docstring). ``force`` retrains; ``on_run`` is called with each run as soon as it
+    is there; ``retries`` reruns a task that raised an unexpected exception on a worker;
+    ``timeout``: seconds to reach the scheduler. Tasks with the same config are trained
+    once (each gets a run with its own experiment, i.e. its name).
+    """
+    from hwlib.train import Run, run
+
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    sched = None
+    if scheduler is not None:  # a bad spec fails before anything is trained
+        sched = scheduler if isinstance(scheduler, Scheduler) else parse_scheduler(scheduler)
+    unique, index = _unique(tasks)
+    users: dict[int, list[int]] = {}
+    for i, u in enumerate(index):
+        users.setdefault(u, []).append(i)
+    runs: list[Any] = [None] * len(tasks)
+
+    def finished(u: int, r: Any) -> None:
+        for n, i in enumerate(users[u]):
+            runs[i] = r if n == 0 else Run(tasks[i].experiment, r.key, r.entry, trained=False)
+            if on_run:
+                on_run(runs[i])
+
+    if sched is None:
+        for u, t in enumerate(unique):
+            finished(u, run(t.experiment, store, force=force, weights=t.weights, data_dir=data_dir, log=log))
+    else:
+        _run_on_cluster(unique, store, sched, force, data_dir, log, retries, timeout, finished)
+    return runs
+
+
+def _run_on_cluster(tasks: list[Task], store: RunStore, scheduler: Scheduler, force: bool,
+                    data_dir: str | os.PathLike | None, log: Callable[[str], None] | None,
+                    retries: int, timeout: float | None, finished: Callable[[int, Any], None]) -> None:
+    from hwlib import train
+
+    root = _absolute(store.root)
+    assert root is not None
+    data_dir = _absolute(data_dir) or _absolute(os.environ.get("HWLIB_DATA_DIR") or None)
+    env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+    with connect(scheduler, timeout) as client:
+        distributed = _import_distributed()
+        info = client.scheduler_info()
+        if log:
+            log(f"Dask scheduler {info.get('address', scheduler)}: {len(info.get('workers', {}))} "
+                f"worker(s); {len(tasks)} run(s) into {root}")
+        futures = {}
+        for i, t in enumerate(tasks):
+            exp = t.experiment
+            key = f"hwlib-{exp.name}-seed{exp.train.seed}-{exp.key()}-{uuid.uuid4().hex[:8]}"
+            fut = client.submit(train_task, exp, root, t.weights, force, data_dir, env,
+                                key=key, pure=False, retries=retries)
+            futures[fut] = i
+        try:
+            for done, fut in enumerate(distributed.as_completed(list(futures)), start=1):
+                i = futures[fut]
+                out = _result(fut, tasks[i].experiment, retries)
+                _check_version(out, train.TRAIN_CODE_VERSION)
+                if log:
+                    how = "trained" if out["trained"] else "found in the store"
+                    log(f"[{done}/{len(tasks)}] {_describe(tasks[i].experiment)} [{out['key']}]: "
+                        f"{how} on {out['worker']} ({out['seconds']:.1f} s), test accuracy "
+                        f"{100 * out['metrics']['test_accuracy']:.2f}%")
+                finished(i, _stored_run(tasks[i], out, store))
+        except BaseException:
+            client.cancel(list(futures))  # Ctrl-C or an error: nothing more is started
+            raise
+
+
+def _result(fut: Any, exp: Experiment, retries: int) -> dict[str, Any]:
+    try:
+        out = fut.result()
+    except HwlibError:
+        raise
+    except Exception as exc:  # the task failed after its retries, or its workers kept dying
+        raise ClusterError(
+            f"Training {_describe(exp)} failed on the cluster: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''} (after {retries} retries or "
+            "repeated worker deaths). Its store entry, if any, is complete or absent; rerun to "
+            "train what is missing.") from None
+    if "error" in out:
+        raise out["error"]
+    return out
+
+
+def _check_version(out: dict[str, Any], ours: str) -> None:
+    if out.get("code_version") != ours:
+        raise ClusterError(
+            f"A worker ({out.get('worker')}) runs training code version {out.get('code_version')!r}, "
+            f"this process {ours!r}: install the same hwlib on every worker.")
+
+
+def _stored_run(task: Task, out: dict[str, Any], store: RunStore) -> Any:
+    from hwlib.train import Run
+
+    entry = store.get(out["key"])
+    if entry is None:
+        raise StoreError(
+            f"A worker stored {_describe(task.experiment)} as run {out['key']} in {store.root}, "
+            "but this machine does not see it there: the run store must be on a file system "
+            "shared by the workers and this machine (--store PATH).")
+    return Run(task.experiment, out["key"], entry, trained=bool(out["trained"]))

@@ -1,0 +1,237 @@
+"""Statistics over seeds: mean, standard deviation, Student-t intervals, paired t-tests.
+
+A configuration trained with seeds ``0..n-1`` gives ``n`` values of a metric.
+:func:`summarize` gives their mean, sample standard deviation (``n - 1`` in the
+denominator) and the Student-t confidence interval of the mean,
+``mean ± t(1 - α/2, n - 1) · sd / √n``. :func:`paired_test` compares two configurations
+trained with the same seeds: a paired t-test on the per-seed differences (the seed fixes
+the initialisation and the shuffling, so pairing by seed removes that shared noise).
+
+No SciPy: for integer degrees of freedom the Student t distribution has closed forms
+(Abramowitz & Stegun 26.7.3-4), evaluated here to about 1e-15; quantiles are found by
+bisection on them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from hwlib.errors import ConfigError
+
+
+# ---------------------------------------------------------------------------------------
+# The Student t distribution (integer degrees of freedom)
+# ---------------------------------------------------------------------------------------
+def _check_df(df: int) -> None:
+    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
+        raise ConfigError(f"The degrees of freedom must be a whole number >= 1, got {df!r}.")
+
+
+def _central(theta: float, df: int) -> float:
+    """P(|T| < t) for ``theta = atan(t / √df)`` (A&S 26.7.3 for odd, 26.7.4 for even df)."""
+    c, s = math.cos(theta), math.sin(theta)
+    c2 = c * c
+    if df % 2 == 1:
+        total, term = 0.0, c
+        if df > 1:
+            total = c
+            for k in range(1, (df - 3) // 2 + 1):
+                term *= c2 * (2 * k) / (2 * k + 1)
+                total += term
+        return min(1.0, 2.0 / math.pi * (theta + s * total))
+    total, term = 1.0, 1.0
+    for k in range(1, (df - 2) // 2 + 1):
+        term *= c2 * (2 * k - 1) / (2 * k)
+        total += term
+    return min(1.0, s * total)
+
+
+def t_cdf(t: float, df: int) -> float:
+    """P(T <= t) for Student's t with ``df`` degrees of freedom."""
+    _check_df(df)
+    if math.isnan(t):
+        return math.nan
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    a = _central(math.atan(abs(t) / math.sqrt(df)), df)
+    return 0.5 + a / 2 if t >= 0 else 0.5 - a / 2
+
+
+def t_sf2(t: float, df: int) -> float:
+    """The two-sided p-value P(|T| >= |t|)."""
+    _check_df(df)
+    if math.isnan(t):
+        return math.nan
+    if math.isinf(t):
+        return 0.0
+    return max(0.0, 1.0 - _central(math.atan(abs(t) / math.sqrt(df)), df))
+
+
+def t_quantile(q: float, df: int) -> float:
+    """The ``q``-quantile of Student's t: the ``t`` with ``P(T <= t) = q`` (0 < q < 1)."""
+    _check_df(df)
+    if not 0 < q < 1:
+        raise ConfigError(f"A quantile needs 0 < q < 1, got {q!r}.")
+    if q == 0.5:
+        return 0.0
+    target = abs(2 * q - 1)  # P(|T| < t)
+    lo, hi = 0.0, math.pi / 2  # bisection on theta = atan(t / √df): bounded and monotone
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        if _central(mid, df) < target:
+            lo = mid
+        else:
+            hi = mid
+    t = math.sqrt(df) * math.tan((lo + hi) / 2)
+    return t if q > 0.5 else -t
+
+
+# ---------------------------------------------------------------------------------------
+# Summaries over seeds
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Summary:
+    """Mean, sample standard deviation and the Student-t confidence interval of the mean.
+
+    With one value the standard deviation and the interval are NaN (undefined).
+    """
+
+    n: int
+    mean: float
+    sd: float
+    sem: float
+    ci_low: float
+    ci_high: float
+    confidence: float = 0.95
+
+    @property
+    def half_width(self) -> float:
+        return (self.ci_high - self.ci_low) / 2
+
+
+def _values(values: Iterable[float], what: str = "values") -> list[float]:
+    out = [float(v) for v in values]
+    if not out:
+        raise ConfigError(f"No {what} to summarize: train at least one seed.")
+    bad = [v for v in out if not math.isfinite(v)]
+    if bad:
+        raise ConfigError(f"The {what} must be finite numbers, got {bad[0]!r}.")
+    return out
+
+
+def _check_confidence(confidence: float) -> None:
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}.")
+
+
+def mean_sd(values: Iterable[float]) -> tuple[float, float]:
+    """The mean and the sample standard deviation (``n - 1``; NaN for one value)."""
+    v = _values(values)
+    n = len(v)
+    mean = math.fsum(v) / n
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in v) / (n - 1)) if n > 1 else math.nan
+    return mean, sd
+
+
+def summarize(values: Iterable[float], confidence: float = 0.95) -> Summary:
+    """Mean, sd and the ``confidence`` Student-t interval: ``mean ± t · sd / √n``."""
+    _check_confidence(confidence)
+    v = _values(values)
+    n = len(v)
+    mean, sd = mean_sd(v)
+    if n < 2:
+        return Summary(n, mean, math.nan, math.nan, math.nan, math.nan, confidence)
+    sem = sd / math.sqrt(n)
+    half = t_quantile(0.5 + confidence / 2, n - 1) * sem
+    return Summary(n, mean, sd, sem, mean - half, mean + half, confidence)
+
+
+# ---------------------------------------------------------------------------------------
+# Paired comparison of two configurations over the same seeds
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PairedTest:
+    """A paired t-test of ``a - b`` over seeds.
+
+    ``t`` and the two-sided ``p``; ``mean_difference`` (a - b) with its ``confidence``
+    interval; ``n`` pairs (``df = n - 1``). All differences equal: ``sd_difference`` 0,
+    ``t`` ±inf and ``p`` 0 (or, all zero, ``t`` NaN and ``p`` 1).
+    """
+
+    t: float
+    p: float
+    mean_difference: float
+    n: int
+    sd_difference: float
+    ci_low: float
+    ci_high: float
+    confidence: float = 0.95
+
+    @property
+    def df(self) -> int:
+        return self.n - 1
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        return self.p < alpha
+
+
+def _pairs(a: Mapping[Any, float] | Sequence[float], b: Mapping[Any, float] | Sequence[float]
+           ) -> tuple[list[float], list[float]]:
+    if isinstance(a, Mapping) != isinstance(b, Mapping):
+        raise ConfigError("Give both configurations as {seed: value} mappings, or both as lists in seed order.")
+    if isinstance(a, Mapping):
+        assert isinstance(b, Mapping)
+        if set(a) != set(b):
+            only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+            raise ConfigError(
+                "A paired test needs the same seeds for both configurations; seeds only in the "
+                f"first: {only_a or 'none'}, only in the second: {only_b or 'none'}."
+            )
+        seeds = sorted(a)
+        return _values((a[s] for s in seeds), "first values"), _values((b[s] for s in seeds), "second values")
+    va, vb = _values(a, "first values"), _values(b, "second values")
+    if len(va) != len(vb):
+        raise ConfigError(f"A paired test needs as many values for both configurations, got {len(va)} and {len(vb)}.")
+    return va, vb
+
+
+def paired_test(a_by_seed: Mapping[Any, float] | Sequence[float],
+                b_by_seed: Mapping[Any, float] | Sequence[float],
+                confidence: float = 0.95) -> PairedTest:
+    """Paired t-test of two configurations trained with the same seeds.
+
+    ``a_by_seed``/``b_by_seed``: ``{seed: metric}`` (the same seeds) or two lists in the
+    same seed order. ``t = mean(d) / (sd(d) / √n)`` for ``d = a - b``, ``df = n - 1``,
+    two-sided ``p``.
+    """
+    _check_confidence(confidence)
+    va, vb = _pairs(a_by_seed, b_by_seed)
+    n = len(va)
+    if n < 2:
+        raise ConfigError(f"A paired test needs at least 2 seeds per configuration, got {n}.")
+    d = [x - y for x, y in zip(va, vb)]
+    s = summarize(d, confidence)
+    if s.sd == 0:
+        if s.mean == 0:
+            t, p = math.nan, 1.0
+        else:
+            t, p = math.copysign(math.inf, s.mean), 0.0
+    else:
+        t = s.mean / s.sem
+        p = t_sf2(t, n - 1)
+    return PairedTest(t, p, s.mean, n, s.sd, s.ci_low, s.ci_high, confidence)
+
+
+def by_seed(runs: Iterable[Any], metric: str = "test_accuracy") -> dict[int, float]:
+    """``{seed: metrics[metric]}`` of stored runs (objects with ``.experiment`` and ``.metrics``)."""
+    out: dict[int, float] = {}
+    for r in runs:
+        seed = r.experiment.train.seed
+        if seed in out:
+            raise ConfigError(f"Two runs of {r.experiment.name} have the same seed {seed}.")
+        out[seed] = float(r.metrics[metric])
+    return out

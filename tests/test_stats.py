@@ -1,0 +1,124 @@
+"""Statistics over seeds: Student t, mean/sd/CI, the paired t-test, the seed table."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from hwlib import experiments as E
+from hwlib import stats, tables
+from hwlib.errors import ConfigError
+
+
+@pytest.mark.parametrize("df, t975", [
+    (1, 12.7062047362), (2, 4.30265272975), (3, 3.18244630528), (4, 2.77644510520),
+    (9, 2.26215716280), (10, 2.22813885199), (29, 2.04522964213), (100, 1.98397151852),
+])
+def test_t_quantiles_match_the_tables(df, t975):
+    assert stats.t_quantile(0.975, df) == pytest.approx(t975, abs=1e-9)
+    assert stats.t_quantile(0.025, df) == pytest.approx(-t975, abs=1e-9)
+    assert stats.t_cdf(t975, df) == pytest.approx(0.975, abs=1e-11)
+    assert stats.t_sf2(t975, df) == pytest.approx(0.05, abs=1e-11)
+
+
+def test_t_distribution_edges():
+    assert stats.t_quantile(0.5, 7) == 0.0
+    assert stats.t_cdf(0.0, 3) == 0.5 and stats.t_sf2(0.0, 3) == pytest.approx(1.0)
+    assert stats.t_cdf(math.inf, 3) == 1.0 and stats.t_sf2(-math.inf, 3) == 0.0
+    assert stats.t_cdf(1.0, 1) == pytest.approx(0.75)  # Cauchy: 1/2 + atan(1)/pi
+    assert stats.t_cdf(1.0, 2) == pytest.approx(0.5 + 0.5 / math.sqrt(3))  # df 2: 1/2 + t/(2 sqrt(2 + t^2))
+    for bad in (0, 1.5, True):
+        with pytest.raises(ConfigError, match="degrees of freedom"):
+            stats.t_cdf(1.0, bad)
+    with pytest.raises(ConfigError, match="0 < q < 1"):
+        stats.t_quantile(1.0, 3)
+
+
+def test_summary_by_hand():
+    # 97, 98, 99: mean 98, sd sqrt(((-1)^2 + 0 + 1^2) / 2) = 1, sem 1/sqrt(3),
+    # 95% CI 98 -+ 4.302652730 / sqrt(3) = 98 -+ 2.484137712.
+    s = stats.summarize([97.0, 98.0, 99.0])
+    assert (s.n, s.mean, s.sd) == (3, 98.0, 1.0)
+    assert s.sem == pytest.approx(0.5773502692)
+    assert (s.ci_low, s.ci_high) == (pytest.approx(95.515862288), pytest.approx(100.484137712))
+    assert s.half_width == pytest.approx(2.484137712)
+    # 0.2, 0.4, 0.4, 0.8: mean 0.45, sd sqrt((0.0625 + 0.0025 * 2 + 0.1225) / 3) = 0.2516611,
+    # 90% CI: t(0.95, 3) = 2.353363435, half width 2.353363435 * 0.2516611 / 2 = 0.2961252.
+    s = stats.summarize([0.2, 0.4, 0.4, 0.8], confidence=0.90)
+    assert s.mean == pytest.approx(0.45) and s.sd == pytest.approx(0.2516611478)
+    assert s.half_width == pytest.approx(0.2961251706)
+    one = stats.summarize([0.9])
+    assert one.mean == 0.9 and math.isnan(one.sd) and math.isnan(one.ci_low)
+    assert stats.mean_sd([5, 5, 5]) == (5.0, 0.0)
+    with pytest.raises(ConfigError, match="No values"):
+        stats.summarize([])
+    with pytest.raises(ConfigError, match="finite"):
+        stats.summarize([1.0, math.nan])
+    with pytest.raises(ConfigError, match="confidence"):
+        stats.summarize([1.0, 2.0], confidence=95)
+
+
+# Student's sleep data (Cushny & Peebles 1905): R's t.test(a, b, paired = TRUE) gives
+# t = -4.0621, df = 9, p-value = 0.002833, mean difference -1.58, 95% CI -2.4598858 -0.7001142.
+SLEEP_A = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_B = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+
+
+def test_paired_test_on_student_sleep_data():
+    r = stats.paired_test(SLEEP_A, SLEEP_B)
+    assert r.t == pytest.approx(-4.062127683, abs=1e-8) and r.df == 9 and r.n == 10
+    assert r.p == pytest.approx(0.002832890, abs=1e-8) and r.significant()
+    assert r.mean_difference == pytest.approx(-1.58)
+    assert (r.ci_low, r.ci_high) == (pytest.approx(-2.4598858), pytest.approx(-0.7001142))
+    # Given by seed (any order), the pairs are matched by seed.
+    a = dict(zip(range(10), SLEEP_A))
+    b = {s: SLEEP_B[s] for s in reversed(range(10))}
+    assert stats.paired_test(a, b).t == pytest.approx(r.t)
+    swapped = stats.paired_test(b, a)
+    assert swapped.t == pytest.approx(-r.t) and swapped.p == pytest.approx(r.p)
+
+
+def test_paired_test_edges():
+    assert stats.paired_test([1, 2, 3], [1, 2, 3]).p == 1.0
+    same_shift = stats.paired_test([2, 3, 4], [1, 2, 3])
+    assert same_shift.t == math.inf and same_shift.p == 0.0
+    with pytest.raises(ConfigError, match=r"same seeds .* only in the first: \[2\], only in the second: \[3\]"):
+        stats.paired_test({0: 1.0, 1: 2.0, 2: 3.0}, {0: 1.0, 1: 2.0, 3: 3.0})
+    with pytest.raises(ConfigError, match="at least 2 seeds"):
+        stats.paired_test([1.0], [2.0])
+    with pytest.raises(ConfigError, match="as many values"):
+        stats.paired_test([1.0, 2.0], [2.0, 3.0, 4.0])
+
+
+def fake_run(name: str, seed: int, acc: float, loss: float):
+    exp = E.get(name).with_overrides({"seed": seed})
+    return SimpleNamespace(experiment=exp, metrics={"test_accuracy": acc, "test_loss": loss})
+
+
+def test_sweep_seed_table_orders_by_mean_and_shows_sd_and_ci():
+    runs = {
+        "mnist-k3s3-same": [fake_run("mnist-k3s3-same", s, a, 0.3) for s, a in enumerate((0.90, 0.92, 0.94))],
+        "mnist-k5s1-same": [fake_run("mnist-k5s1-same", s, a, l) for s, (a, l) in
+                            enumerate(((0.97, 0.10), (0.98, 0.08), (0.99, 0.06)))],
+    }
+    df = tables.sweep_seed_table(runs)
+    assert list(df["experiment"]) == ["mnist-k5s1-same", "mnist-k3s3-same"]
+    best = df.iloc[0]
+    assert (best["kernel"], best["stride"], best["padding"], best["seeds"]) == ("5x5", 1, "same", 3)
+    assert best["test accuracy (%)"] == 98.0 and best["accuracy sd (pp)"] == 1.0
+    assert (best["accuracy 95% CI low (%)"], best["accuracy 95% CI high (%)"]) == (95.52, 100.48)
+    assert best["test loss"] == 0.08 and best["loss sd"] == 0.02
+    assert best["loss 95% CI low"] == pytest.approx(0.0303) and best["loss 95% CI high"] == pytest.approx(0.1297)
+    assert list(df["Δ accuracy (pp)"]) == [0.0, -6.0]
+    text = tables.format_seed_table(df)
+    assert list(text.columns) == ["experiment", "kernel", "stride", "padding", "seeds",
+                                  "test accuracy (%) mean ± sd", "accuracy 95% CI",
+                                  "test loss mean ± sd", "loss 95% CI", "Δ accuracy (pp)"]
+    assert text.iloc[0]["test accuracy (%) mean ± sd"] == "98.00 ± 1.00"
+    assert text.iloc[0]["accuracy 95% CI"] == "[95.52, 100.48]"
+    assert text.iloc[1]["test loss mean ± sd"] == "0.3000 ± 0.0000"
+    md = tables.to_markdown(df)
+    assert "test accuracy (%)" in md and "0.1297" in md and "100.48" in md
+    assert stats.by_seed(runs["mnist-k3s3-same"]) == {0: 0.90, 1: 0.92, 2: 0.94}
