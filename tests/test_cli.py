@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -98,8 +99,9 @@ def test_argparse_errors_and_help(capsys):
 
 
 def test_console_script_is_installed():
-    exe = shutil.which("hwlib")
-    assert exe, "the hwlib console script is not on PATH: pip install -e ."
+    """pip puts the `hwlib` script beside the interpreter that runs the tests."""
+    exe = Path(sys.executable).parent / "hwlib"
+    assert exe.exists(), f"no hwlib console script in {exe.parent}: pip install -e ."
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout
     assert out.startswith("hwlib ")
 

@@ -106,3 +106,21 @@ def test_architecture_and_changes_tables():
     assert list(changes.iloc[0, 1:]) == ["0.001", "0.002"]
     walk = tables.shape_walk_table(E.get("mnist-k7s3-same"))
     assert walk["Output"].tolist() == ["10x10x4", "5x5x4", "2x2x8", "1x1x8", "1x1x16"]
+
+
+def test_show_returns_one_png_stamped_with_provenance(tiny_env):
+    """Whatever the kernel's backend (Agg here), a figure cell yields a real PNG."""
+    import matplotlib
+
+    from hwlib import plots
+    from hwlib.train import run
+
+    matplotlib.use("Agg")
+    r = run(E.get("mnist-base").with_overrides({"epochs": 1, "n_train": 100, "n_test": 50}))
+    fig = plots.learning_curves(r.history)
+    texts = []
+    real_text = fig.text
+    fig.text = lambda *a, **k: texts.append(a[2]) or real_text(*a, **k)
+    img = report.show(fig, r)
+    assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert texts == [report.provenance(r)] and r.key in texts[0] and r.data_fingerprint in texts[0]

@@ -176,9 +176,14 @@ def _tidy(path: Path) -> None:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")
-    nb.metadata.get("papermill", {}).pop("environment_variables", None)
+        if "injected-parameters" in tags:
+            cell.id = "injected-parameters"  # papermill draws a random id each run
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
+    meta = nb.metadata.get("papermill", {})
+    meta.pop("environment_variables", None)
+    for key in ("input_path", "output_path"):  # machine-specific, temporary
+        meta.pop(key, None)
     nbformat.write(nb, path)
 
 
@@ -313,16 +318,22 @@ def glue_table(name: str, df: Any) -> None:
 
 
 def show(fig: Any, run: Any) -> Any:
-    """Stamp a figure with its provenance line (below the plot) and return it for display.
+    """Stamp a figure with its provenance line (below the plot) and return it as a PNG.
 
-    The figure is detached from pyplot so that the notebook shows it once (as the cell's
-    result) rather than twice.
+    The PNG is rendered here (not by the notebook's matplotlib backend), so the chapter
+    shows exactly one image per figure whatever backend the kernel runs with (papermill,
+    nbval, ``MPLBACKEND=Agg``), and the PDF gets the same bitmap as the HTML.
     """
+    import io
+
     import matplotlib.pyplot as plt
+    from IPython.display import Image
 
     fig.text(0.5, -0.02, provenance(run), ha="center", va="top", fontsize=7, color="0.35")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
-    return fig
+    return Image(data=buf.getvalue(), format="png")
 
 
 def key_numbers(runs: list[Any]) -> Any:
