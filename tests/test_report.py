@@ -124,3 +124,15 @@ def test_show_returns_one_png_stamped_with_provenance(tiny_env):
     img = report.show(fig, r)
     assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert texts == [report.provenance(r)] and r.key in texts[0] and r.data_fingerprint in texts[0]
+
+
+def test_executed_chapters_drop_only_tensorflow_log_lines():
+    from hwlib.report import _without_tf_log
+
+    tf_lines = ("I0000 00:00:1795755390.022979   27253 port.cc:153] oneDNN custom operations are on.\n"
+                "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+    assert _without_tf_log({"output_type": "stream", "name": "stderr", "text": tf_lines}) is None
+    kept = _without_tf_log({"output_type": "stream", "name": "stderr", "text": tf_lines + "UserWarning: x\n"})
+    assert kept["text"] == "UserWarning: x\n"
+    stdout = {"output_type": "stream", "name": "stdout", "text": tf_lines}
+    assert _without_tf_log(stdout) is stdout

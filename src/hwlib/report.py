@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -164,6 +165,21 @@ def execute_chapters(parameters: dict[str, Any] | None = None, chapters: tuple[s
     return done
 
 
+# TensorFlow's C++ start-up lines (oneDNN notice, absl) carry timestamps and pids.
+_TF_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} \d\d:\d\d:\d\d)")
+
+
+def _without_tf_log(output: Any) -> Any:
+    """The output without TensorFlow's C++ log lines (None if nothing else is left)."""
+    if output.get("output_type") != "stream" or output.get("name") != "stderr":
+        return output
+    kept = [line for line in output["text"].splitlines(keepends=True) if not _TF_LOG.match(line)]
+    if not kept:
+        return None
+    output["text"] = "".join(kept)
+    return output
+
+
 def _tidy(path: Path) -> None:
     """Hide papermill's injected-parameters cell in the book, and drop its wall-clock
     metadata so re-executing unchanged results leaves the committed notebook unchanged."""
@@ -175,6 +191,8 @@ def _tidy(path: Path) -> None:
             meta.pop(key, None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in map(_without_tf_log, cell.outputs) if o is not None]
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags:
             cell.id = "injected-parameters"  # papermill draws a random id each run
