@@ -1,0 +1,636 @@
+"""hwlib benchmarks (``make bench``): training throughput, speed levers, memory, report/book.
+
+Every measured part runs in its own subprocess (``bench.py --worker ...``), so that each
+starts from a fresh TensorFlow (thread settings and op determinism are per process) and
+its peak RSS is read from ``os.wait4``. What is measured, on the datasets of
+``$HWLIB_DATA_DIR`` (or the usual hwlib look-up):
+
+* throughput: images/s of hwlib training (``hwlib.train.fit``, ``DEFAULT_ENGINE``) against
+  plain Keras (the same model, ``model.fit(x, y, batch_size=32, validation_data=...)`` on
+  NumPy arrays, no op determinism), for the MNIST and CIFAR-10 base nets. An epoch is
+  training plus the test evaluation (what a user waits for); images/s = training images /
+  epoch seconds, the median of ``--epochs`` epochs after one warm-up epoch;
+* each speed lever on its own, with its ratio to plain Keras: op determinism (hwlib with
+  the ``PLAIN_KERAS`` engine), ``steps_per_execution`` 1/10/50/200, ``tf.data`` feeding,
+  an evaluation batch of 1000, ``jit_compile``, TensorFlow thread settings, and Keras 3
+  on JAX (a separate process with ``KERAS_BACKEND=jax``; needs jax, see ``--install-jax``);
+* equivalence: each lever's final test accuracy against its base (same seed), whether the
+  training history is identical, and whether the default engine is bit-identical across
+  two reruns in one process and across two processes;
+* memory: the RSS after each run of a tiny 7-configuration sweep in one process;
+* optionally ``--book`` (``hwlib report`` + ``jupyter-book build`` with a warm store, each
+  rerun once, on a temporary copy of book/) and ``--full-reproduction`` (``hwlib
+  reproduce`` into an empty temporary store: about an hour on 2 cores).
+
+The table is printed and everything written to ``benchmarks/results.json``. Timings are
+only comparable within one run on one machine: see the recorded load average.
+
+    python benchmarks/bench.py                          # everything but --book/--full-reproduction
+    python benchmarks/bench.py --n-train 500 --epochs 2 --quick   # a smoke run (a minute)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "benchmarks" / "results.json"
+DEFAULT_JAX_SITE = ROOT / ".venv" / "jax-site"  # jax installed apart: it must not touch the venv's pins
+BASE_NETS = {"mnist": "mnist-base", "cifar10": "cifar10-base"}
+FULL_SIZES = {"mnist": (60000, 10000), "cifar10": (50000, 10000)}
+SPE_SETTINGS = (1, 10, 50, 200)
+
+
+# =======================================================================================
+# Worker side: one measured part, in its own process
+# =======================================================================================
+def _rss_mb() -> float:
+    """Current resident set size of this process, in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _experiment(spec: dict[str, Any]):
+    from hwlib import experiments as E
+
+    overrides: dict[str, Any] = {"epochs": spec["epochs"]}
+    for name in ("n_train", "n_test"):
+        if spec.get(name) is not None:
+            overrides[name] = spec[name]
+    return E.get(BASE_NETS[spec["dataset"]]).with_overrides(overrides)
+
+
+def _dataset(exp):
+    from hwlib import data as hwdata
+
+    ds = hwdata.load(exp.dataset)
+    t = exp.train
+    return ds if t.n_train is None and t.n_test is None else ds.subset(t.n_train, t.n_test, seed=t.data_seed)
+
+
+def _weights_sha(model) -> str:
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(w.tobytes())
+    return h.hexdigest()[:16]
+
+
+def _timer():
+    import keras
+
+    class Timer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._t0)
+
+    return Timer()
+
+
+def _summary(label: str, seconds: list[float], n_train: int, history: dict[str, list[float]], model,
+             wall: float) -> dict[str, Any]:
+    measured = seconds[1:] or seconds  # the first epoch is the warm-up (tracing, compiling)
+    median = statistics.median(measured)
+    return {
+        "label": label, "n_train": n_train, "epoch_seconds": [round(s, 3) for s in seconds],
+        "median_epoch_s": round(median, 3), "images_per_s": round(n_train / median, 1),
+        "best_images_per_s": round(n_train / min(measured), 1),  # the least disturbed epoch
+        "history": {k: [float(v) for v in vals] for k, vals in history.items()},
+        "final_test_accuracy": float(history["test_accuracy"][-1]),
+        "weights_sha256": _weights_sha(model), "wall_s": round(wall, 2), "rss_after_mb": round(_rss_mb(), 1),
+    }
+
+
+def _plain_keras(exp, data, steps_per_execution: int = 1, jit_compile: Any = "auto") -> tuple[Any, dict, list]:
+    """The plain-Keras baseline, written out: what a user of Keras would type."""
+    import keras
+
+    from hwlib.models import build_experiment
+
+    keras.utils.set_random_seed(exp.train.seed)
+    model = build_experiment(exp)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=exp.train.learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    timer = _timer()
+    h = model.fit(data.x_train, data.y_train, batch_size=exp.train.batch_size, epochs=exp.train.epochs,
+                  validation_data=(data.x_test, data.y_test), verbose=0, callbacks=[timer]).history
+    history = {"loss": h["loss"], "accuracy": h["accuracy"], "test_loss": h["val_loss"],
+               "test_accuracy": h["val_accuracy"]}
+    return model, history, timer.seconds
+
+
+def _hwlib_fit(exp, data, engine) -> tuple[Any, dict, list]:
+    from hwlib.train import fit
+
+    model, hist, seconds = fit(exp, data, engine)
+    return model, {k: hist[k].tolist() for k in ("loss", "accuracy", "test_loss", "test_accuracy")}, seconds
+
+
+def worker_fit(spec: dict[str, Any]) -> dict[str, Any]:
+    """kind: plain | hwlib | threads | jax. Runs one or more fits in this process."""
+    kind = spec["kind"]
+    if kind == "threads":  # before anything else touches TensorFlow
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(spec["intra"])
+        tf.config.threading.set_inter_op_parallelism_threads(spec["inter"])
+    exp = _experiment(spec)
+    data = _dataset(exp)
+    results = []
+    for variant in spec["variants"]:
+        t0 = time.perf_counter()
+        if kind in ("plain", "threads"):
+            model, history, seconds = _plain_keras(exp, data)
+        elif kind == "jax":
+            model, history, seconds = _plain_keras(exp, data, variant["steps_per_execution"], jit_compile=True)
+        elif kind == "hwlib":
+            from hwlib.train import Engine
+
+            model, history, seconds = _hwlib_fit(exp, data, Engine(**variant["engine"]))
+        else:
+            raise SystemExit(f"unknown worker kind {kind!r}")
+        results.append({**variant, **_summary(variant["label"], seconds, len(data.y_train), history, model,
+                                              time.perf_counter() - t0)})
+    import keras
+
+    out: dict[str, Any] = {"results": results, "keras_backend": keras.backend.backend(),
+                           "tensorflow_imported": "tensorflow" in sys.modules}
+    if kind == "threads":
+        import tensorflow as tf
+
+        out["threads"] = {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
+                          "inter": tf.config.threading.get_inter_op_parallelism_threads()}
+    if kind == "jax":
+        import jax
+
+        out["jax"] = jax.__version__
+        out["jax_devices"] = [str(d) for d in jax.devices()]
+    return out
+
+
+def worker_determinism(spec: dict[str, Any]) -> dict[str, Any]:
+    """The default engine twice in this process: history and weights must be identical."""
+    from hwlib.train import DEFAULT_ENGINE, fit
+
+    exp = _experiment(spec)
+    data = _dataset(exp)
+    runs = []
+    for _ in range(2):
+        model, hist, _ = fit(exp, data, DEFAULT_ENGINE)
+        runs.append({"weights_sha256": _weights_sha(model),
+                     "history_sha256": hashlib.sha256(hist.to_csv(index=False).encode()).hexdigest()[:16],
+                     "final_test_accuracy": float(hist["test_accuracy"].iloc[-1])})
+    return {"runs": runs, "identical_in_process": runs[0] == runs[1]}
+
+
+def worker_sweep_rss(spec: dict[str, Any]) -> dict[str, Any]:
+    """The 7 MNIST sweep configurations, tiny, in one process (``passes`` times, each run
+    trained afresh): RSS after each run. ``hwlib.train.seed_everything`` clears the Keras
+    session before each run; a leak shows as a steady climb."""
+    import keras  # noqa: F401 - loads TensorFlow: the "before" figure includes it
+
+    from hwlib import experiments as E
+    from hwlib.train import load_data, run
+
+    overrides = {k: spec[k] for k in ("epochs", "n_train", "n_test") if spec.get(k) is not None}
+    series = []
+    with tempfile.TemporaryDirectory(prefix="hwlib-bench-store-") as store:
+        load_data(E.sweep("mnist")[0].with_overrides(overrides))  # the dataset, cached for the process
+        start = _rss_mb()
+        for _ in range(spec.get("passes", 1)):
+            for exp in E.sweep("mnist"):
+                t0 = time.perf_counter()
+                run(exp.with_overrides(overrides), store, weights=False, force=True)
+                series.append({"experiment": exp.name, "rss_mb": round(_rss_mb(), 1),
+                               "seconds": round(time.perf_counter() - t0, 2)})
+    rss = [s["rss_mb"] for s in series]
+    return {"rss_before_mb": round(start, 1), "series": series, "settings": overrides,
+            "growth_after_first_mb": round(rss[-1] - rss[0], 1),
+            "max_step_after_first_mb": round(max((b - a for a, b in zip(rss, rss[1:])), default=0.0), 1)}
+
+
+WORKERS = {"fit": worker_fit, "determinism": worker_determinism, "sweep-rss": worker_sweep_rss}
+
+
+# =======================================================================================
+# Parent side: run the parts, collect, print, write JSON
+# =======================================================================================
+class Bench:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.logdir = Path(tempfile.mkdtemp(prefix="hwlib-bench-logs-"))
+        self.parts: list[dict[str, Any]] = []
+
+    def log(self, msg: str) -> None:
+        print(msg, flush=True)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None,
+               cwd: Path | None = None, timeout: float | None = None) -> tuple[int, float, float, Path]:
+        """Run ``argv``; return (exit code, wall seconds, peak RSS in MB, log file)."""
+        log = self.logdir / f"{len(self.parts):02d}-{name}.log"
+        t0 = time.perf_counter()
+        with open(log, "w") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env or os.environ.copy(),
+                                    cwd=cwd or ROOT, start_new_session=True)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    os.killpg(proc.pid, 9)
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.2)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        peak = usage.ru_maxrss / 1024  # kB on Linux: the largest of the process and its waited children
+        return code, wall, peak, log
+
+    def part(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+             result_file: Path | None = None, timeout: float | None = None) -> dict[str, Any]:
+        self.log(f"[{time.strftime('%H:%M:%S')}] {name} ...")
+        code, wall, peak, log = self._spawn(name, argv, env, cwd, timeout)
+        entry: dict[str, Any] = {"part": name, "exit_code": code, "wall_s": round(wall, 2),
+                                 "peak_rss_mb": round(peak, 1), "loadavg_after": list(os.getloadavg())}
+        if code != 0:
+            tail = log.read_text(errors="replace")[-2500:]
+            entry["error"] = tail
+            self.log(f"    FAILED (exit {code}); log {log}:\n{tail}")
+        elif result_file is not None:
+            entry["result"] = json.loads(result_file.read_text())
+        self.log(f"    {wall:.1f} s, peak RSS {peak:.0f} MB")
+        self.parts.append(entry)
+        return entry
+
+    def worker(self, name: str, kind: str, spec: dict[str, Any], env: dict[str, str] | None = None) -> dict | None:
+        result = self.logdir / f"{name}.json"
+        argv = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--spec", json.dumps(spec),
+                "--result", str(result)]
+        entry = self.part(name, argv, env=env, result_file=result)
+        return entry.get("result")
+
+    # -----------------------------------------------------------------------------------
+    def sizes(self, dataset: str) -> dict[str, Any]:
+        n_train, n_test = self.args.n_train, self.args.n_test
+        if n_train is not None and n_test is None:  # keep the evaluation's share of an epoch
+            full_train, full_test = FULL_SIZES[dataset]
+            n_test = max(10, round(n_train * full_test / full_train))
+        return {"dataset": dataset, "n_train": n_train, "n_test": n_test, "epochs": 1 + self.args.epochs}
+
+    def jax_env(self) -> tuple[dict[str, str] | None, str]:
+        env = os.environ.copy()
+        env["KERAS_BACKEND"] = "jax"
+        site = Path(self.args.jax_site)
+        if site.is_dir():
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+        probe = [sys.executable, "-c", "import jax, keras; assert keras.backend.backend() == 'jax'; print(jax.__version__)"]
+        ok = subprocess.run(probe, env=env, capture_output=True, text=True)
+        if ok.returncode != 0 and self.args.install_jax:
+            self.log(f"installing jax into {site} (about 600 MB) ...")
+            pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(site), "--no-deps",
+                                  "jax", "jaxlib", "scipy"], capture_output=True, text=True)
+            if pip.returncode != 0:
+                return None, f"pip install jax failed: {pip.stderr.strip()[-300:]}"
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+            ok = subprocess.run(probe, env=env, capture_output=True, text=True)
+        if ok.returncode != 0:
+            return None, ("jax is not importable (run with --install-jax, or pip install jax into "
+                          f"{site} with --target): {ok.stderr.strip()[-200:]}")
+        return env, ok.stdout.strip()
+
+
+def engine_dict(**changes: Any) -> dict[str, Any]:
+    from hwlib.train import PLAIN_KERAS, Engine
+
+    return asdict(Engine(**{**asdict(PLAIN_KERAS), **changes}))
+
+
+def lever_variants(quick: bool) -> list[dict[str, Any]]:
+    """hwlib.fit variants: PLAIN_KERAS with one setting changed (op determinism is on in all)."""
+    spe = (1, 50) if quick else SPE_SETTINGS
+    out = [{"lever": "steps_per_execution", "setting": str(k), "label": f"hwlib fit, steps_per_execution={k}",
+            "engine": engine_dict(steps_per_execution=k)} for k in spe]
+    out.append({"lever": "pipeline", "setting": "tfdata", "label": "hwlib fit, tf.data feeding",
+                "engine": engine_dict(pipeline="tfdata")})
+    out.append({"lever": "eval_batch_size", "setting": "1000", "label": "hwlib fit, eval batch 1000",
+                "engine": engine_dict(eval_batch_size=1000)})
+    if not quick:
+        out.append({"lever": "jit_compile", "setting": "True", "label": "hwlib fit, jit_compile=True",
+                    "engine": engine_dict(jit_compile=True)})
+    return out
+
+
+def _version(*dists: str) -> str | None:
+    from importlib import metadata
+
+    for dist in dists:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return None
+
+
+def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
+    from hwlib import __version__
+    from hwlib.train import DEFAULT_ENGINE, PLAIN_KERAS, cpu_model
+
+    b = Bench(args)
+    cores = os.cpu_count() or 1
+    out: dict[str, Any] = {
+        "machine": {
+            "cores": cores, "cpu": cpu_model(), "platform": platform.platform(),
+            "python": sys.version.split()[0], "tensorflow": _version("tensorflow-cpu", "tensorflow"),
+            "keras": _version("keras"), "numpy": _version("numpy"), "hwlib": __version__, "jax": None,
+            "loadavg_start": list(os.getloadavg()),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+        "settings": {"measured_epochs": args.epochs, "warmup_epochs": 1, "n_train": args.n_train,
+                     "n_test": args.n_test, "quick": args.quick, "datasets": args.datasets,
+                     "lever_datasets": args.lever_datasets, "default_engine": asdict(DEFAULT_ENGINE),
+                     "plain_engine": asdict(PLAIN_KERAS),
+                     "data_dir": os.environ.get("HWLIB_DATA_DIR"),
+                     "images_per_s": "training images / epoch seconds (training + test evaluation), "
+                                     "median of the measured epochs after one warm-up epoch"},
+        "throughput": [], "levers": [], "equivalence": {}, "sweep_rss": None, "book": None,
+        "full_reproduction": None, "parts": b.parts,
+    }
+    plain: dict[str, dict[str, Any]] = {}
+
+    # -- headline: plain Keras vs hwlib (DEFAULT_ENGINE), each base net -----------------------
+    for ds in args.datasets:
+        spec = b.sizes(ds)
+        r = b.worker(f"plain-{ds}", "fit", {**spec, "kind": "plain",
+                                            "variants": [{"label": "plain Keras (model.fit on NumPy, batch 32)"}]})
+        if r:
+            plain[ds] = r["results"][0]
+            out["throughput"].append({"dataset": ds, "config": "plain", **plain[ds]})
+        r = b.worker(f"hwlib-{ds}", "fit", {**spec, "kind": "hwlib", "variants": [
+            {"label": "hwlib fit, DEFAULT_ENGINE", "engine": asdict(DEFAULT_ENGINE)}]})
+        if r:
+            out["throughput"].append({"dataset": ds, "config": "hwlib", **r["results"][0]})
+
+    # -- levers, one at a time ----------------------------------------------------------------
+    for ds in args.lever_datasets:
+        spec = b.sizes(ds)
+        r = b.worker(f"levers-{ds}", "fit", {**spec, "kind": "hwlib", "variants": lever_variants(args.quick)})
+        base = None
+        for res in (r or {}).get("results", []):
+            if res["lever"] == "steps_per_execution" and res["setting"] == "1":
+                base = res  # PLAIN_KERAS through hwlib: plain + op determinism
+                out["levers"].append({"dataset": ds, **res, "lever": "op determinism", "setting": "on",
+                                      "label": "hwlib fit, PLAIN_KERAS engine (op determinism on)",
+                                      "base": "plain"})
+            out["levers"].append({"dataset": ds, **res, "base": "hwlib fit, PLAIN_KERAS engine"})
+        for res in out["levers"]:
+            if res["dataset"] == ds and res["base"] != "plain" and base is not None:
+                res["_base"] = base
+        for setting in args.threads if not args.quick else args.threads[:1]:
+            intra, inter = (int(v.replace("cores", str(cores))) for v in setting.split(":"))
+            label = f"plain Keras, intra_op={intra}, inter_op={inter}"
+            r = b.worker(f"threads-{intra}x{inter}-{ds}", "fit",
+                         {**spec, "kind": "threads", "intra": intra, "inter": inter, "variants": [{"label": label}]})
+            if r:
+                out["levers"].append({"dataset": ds, **r["results"][0], "lever": "threads",
+                                      "setting": f"intra={intra}, inter={inter}", "base": "plain",
+                                      "applied": r["threads"]})
+        if args.no_jax or args.quick:
+            out["equivalence"].setdefault("jax", "skipped (--no-jax or --quick)")
+            continue
+        env, info = b.jax_env()
+        if env is None:
+            out["equivalence"]["jax"] = f"skipped: {info}"
+            b.log(f"    JAX skipped: {info}")
+            continue
+        out["machine"]["jax"] = info
+        variants = [{"label": f"Keras on JAX, plain model.fit, steps_per_execution={k}", "steps_per_execution": k}
+                    for k in (1, 50)]
+        r = b.worker(f"jax-{ds}", "fit", {**spec, "kind": "jax", "variants": variants}, env=env)
+        for res in (r or {}).get("results", []):
+            out["levers"].append({"dataset": ds, **res, "lever": "JAX backend (jit)",
+                                  "setting": f"steps_per_execution={res['steps_per_execution']}", "base": "plain",
+                                  "tensorflow_imported": r["tensorflow_imported"]})
+
+    # -- ratios and result equivalence -------------------------------------------------------
+    for row in out["throughput"]:
+        p = plain.get(row["dataset"])
+        row["ratio_vs_plain"] = round(row["images_per_s"] / p["images_per_s"], 2) if p else None
+    tol = args.acc_tolerance_pp
+    for row in out["levers"]:
+        p = plain.get(row["dataset"])
+        row["ratio_vs_plain"] = round(row["images_per_s"] / p["images_per_s"], 2) if p else None
+        base = row.pop("_base", None) if row["base"] != "plain" else p
+        if base is not None:
+            row["ratio_vs_base"] = round(row["images_per_s"] / base["images_per_s"], 2)
+            row["delta_test_acc_pp"] = round(100 * (row["final_test_accuracy"] - base["final_test_accuracy"]), 3)
+            row["acc_within_tolerance"] = abs(row["delta_test_acc_pp"]) <= tol
+            row["train_history_identical"] = (row["history"]["loss"] == base["history"]["loss"]
+                                              and row["history"]["accuracy"] == base["history"]["accuracy"])
+
+    # -- determinism of the default engine: twice in a process, in two processes -----------------
+    for ds in args.datasets:
+        spec = {**b.sizes(ds), "epochs": 2}
+        spec["n_train"] = min(spec["n_train"] or 10**9, args.determinism_n_train)
+        spec["n_test"] = min(spec["n_test"] or 10**9, max(10, spec["n_train"] // 5))
+        got = [b.worker(f"determinism-{ds}-{i}", "determinism", spec) for i in range(1 if args.quick else 2)]
+        got = [g for g in got if g]
+        hashes = {(r["weights_sha256"], r["history_sha256"]) for g in got for r in g["runs"]}
+        out["equivalence"][f"default_engine_{ds}"] = {
+            "settings": spec, "processes": len(got),
+            "identical_in_process": all(g["identical_in_process"] for g in got) if got else None,
+            "identical_across_processes": len(hashes) == 1 if len(got) > 1 else None,
+            "weights_sha256": sorted({h[0] for h in hashes}),
+        }
+
+    # -- memory across a 7-run sweep ----------------------------------------------------------
+    sweep = {"epochs": 1, "n_train": args.sweep_n_train, "n_test": max(10, args.sweep_n_train // 2),
+             "passes": args.sweep_passes}
+    r = b.worker("sweep-rss", "sweep-rss", sweep)
+    out["sweep_rss"] = r
+
+    # -- report + book (warm store), each rerun once ----------------------------------------------
+    if args.book:
+        out["book"] = bench_book(b, args)
+    if args.full_reproduction:
+        with tempfile.TemporaryDirectory(prefix="hwlib-bench-reproduce-") as store:
+            e = b.part("reproduce", [str(Path(sys.executable).with_name("hwlib")), "reproduce", "--quiet",
+                                     "--store", store])
+            out["full_reproduction"] = {"wall_s": e["wall_s"], "peak_rss_mb": e["peak_rss_mb"],
+                                        "exit_code": e["exit_code"], "runs": len(list(Path(store, "runs").glob("*")))}
+    out["machine"]["loadavg_end"] = list(os.getloadavg())
+    out["machine"]["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    out["logs"] = str(b.logdir)
+    return out
+
+
+def bench_book(b: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """`hwlib report` and `jupyter-book build` on a temporary copy of book/ (the checkout's
+    notebooks are not touched), with the store warm; then each again, with nothing to do."""
+    store = Path(args.store or os.environ.get("HWLIB_STORE") or ROOT / "results").resolve()
+    tmp = Path(tempfile.mkdtemp(prefix="hwlib-bench-book-"))
+    book = tmp / "book"
+    shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "tmp*.ipynb"))
+    env = dict(os.environ, HWLIB_STORE=str(store), HWLIB_NO_TRAIN="1")  # warm store: never train here
+    report = [sys.executable, "-c",
+              "import pathlib, sys; import hwlib.report as r; r.book_dir = lambda: pathlib.Path(sys.argv[1]); "
+              "from hwlib.cli import main; sys.exit(main(['report']))", str(book)]
+    jb = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(book), "-n", "--keep-going"]
+    out: dict[str, Any] = {"store": str(store), "copy": str(book)}
+    for name, argv in (("report", report), ("report-rerun", report), ("book-build", jb), ("book-rebuild", jb)):
+        e = b.part(name, argv, env=env)
+        out[name] = {"wall_s": e["wall_s"], "peak_rss_mb": e["peak_rss_mb"], "exit_code": e["exit_code"]}
+    if not args.keep_book:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+# =======================================================================================
+# Printing
+# =======================================================================================
+def _fmt(v: Any, spec: str = "") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_tables(out: dict[str, Any]) -> None:
+    m = out["machine"]
+    print()
+    print(f"machine: {m['cores']} cores, {m['cpu']}; TF {m['tensorflow']}, Keras {m['keras']}, "
+          f"NumPy {m['numpy']}, JAX {m['jax'] or '-'}; load average {m['loadavg_start'][0]:.2f} at start, "
+          f"{m.get('loadavg_end', [0])[0]:.2f} at end")
+    s = out["settings"]
+    print(f"img/s: {s['images_per_s']} ({s['measured_epochs']} measured epochs; n_train "
+          f"{s['n_train'] or 'all'}); best: the fastest measured epoch; x plain / x base: ratios of img/s")
+    rss = {p["part"]: p["peak_rss_mb"] for p in out["parts"]}
+    head = (f"{'dataset':<8} {'configuration':<58} {'img/s':>7} {'best':>7} {'x plain':>8} {'x base':>7} "
+            f"{'test acc':>9} {'d pp':>7}  {'same hist':>9}")
+    print("\nThroughput: hwlib vs plain Keras")
+    print(head)
+    for r in out["throughput"]:
+        print(f"{r['dataset']:<8} {r['label']:<58} {r['images_per_s']:>7.0f} {r['best_images_per_s']:>7.0f} "
+              f"{_fmt(r['ratio_vs_plain'], '.2f'):>8} {'':>7} {100 * r['final_test_accuracy']:>8.2f}%")
+    print("\nSpeed levers, one at a time (x base: against plain Keras, or against hwlib fit with the "
+          "PLAIN_KERAS engine for engine levers)")
+    print(head)
+    for r in out["levers"]:
+        same = {True: "yes", False: "no"}.get(r.get("train_history_identical"), "-")
+        print(f"{r['dataset']:<8} {r['label'][:58]:<58} {r['images_per_s']:>7.0f} {r['best_images_per_s']:>7.0f} "
+              f"{_fmt(r['ratio_vs_plain'], '.2f'):>8} "
+              f"{_fmt(r.get('ratio_vs_base'), '.2f'):>7} {100 * r['final_test_accuracy']:>8.2f}% "
+              f"{_fmt(r.get('delta_test_acc_pp'), '+.2f'):>7}  {same:>9}")
+    if "jax" in out["equivalence"]:
+        print(f"  JAX: {out['equivalence']['jax']}")
+    print("\nDefault engine reruns (bit-identical weights and history):")
+    for k, v in out["equivalence"].items():
+        if k.startswith("default_engine_"):
+            print(f"  {k[15:]:<8} in one process: {v['identical_in_process']}, across {v['processes']} "
+                  f"processes: {v['identical_across_processes']}  ({v['settings']['n_train']} images, 2 epochs)")
+    sw = out.get("sweep_rss")
+    if sw:
+        series = ", ".join(f"{s['rss_mb']:.0f}" for s in sw["series"])
+        print(f"\nRSS after each run of a {len(sw['series'])}-run sweep in one process (MB): {series}  (before: "
+              f"{sw['rss_before_mb']:.0f}; growth after run 1: {sw['growth_after_first_mb']:+.0f} MB)")
+    if out.get("book"):
+        bk = out["book"]
+        print("\nReport and book (warm store):")
+        for k in ("report", "report-rerun", "book-build", "book-rebuild"):
+            print(f"  {k:<13} {bk[k]['wall_s']:>8.1f} s  peak RSS {bk[k]['peak_rss_mb']:>6.0f} MB  exit {bk[k]['exit_code']}")
+    if out.get("full_reproduction"):
+        fr = out["full_reproduction"]
+        print(f"\nhwlib reproduce into an empty store: {fr['wall_s']:.0f} s, peak RSS {fr['peak_rss_mb']:.0f} MB, "
+              f"{fr['runs']} runs, exit {fr['exit_code']}")
+    print("\nPeak RSS per part (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+
+
+# =======================================================================================
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=3, help="measured epochs, after one warm-up epoch (default 3)")
+    p.add_argument("--n-train", type=int, default=None,
+                   help="training images per run (default: all); shrinks n_test in proportion unless --n-test")
+    p.add_argument("--n-test", type=int, default=None, help="test images per run (default: all, or in proportion)")
+    p.add_argument("--datasets", default="mnist,cifar10", help="headline datasets (default mnist,cifar10)")
+    p.add_argument("--lever-datasets", default="mnist", help="datasets for the lever runs (default mnist; '' for none)")
+    p.add_argument("--threads", default="1:1,cores:1",
+                   help="intra:inter thread settings to try ('cores' = CPU count; default 1:1,cores:1)")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke run: fewer levers (no jit, one thread setting, no JAX), one determinism process")
+    p.add_argument("--no-jax", action="store_true", help="skip the JAX backend")
+    p.add_argument("--install-jax", action="store_true",
+                   help="pip install jax into --jax-site if it is missing (about 600 MB)")
+    p.add_argument("--jax-site", default=str(DEFAULT_JAX_SITE), help="folder holding jax (pip --target)")
+    p.add_argument("--determinism-n-train", type=int, default=10000,
+                   help="training images of the default-engine rerun check (default 10000)")
+    p.add_argument("--sweep-n-train", type=int, default=1000, help="training images per sweep run (default 1000)")
+    p.add_argument("--sweep-passes", type=int, default=1,
+                   help="times the 7-run sweep is repeated in the RSS process (default 1: 7 runs)")
+    p.add_argument("--acc-tolerance-pp", type=float, default=1.0,
+                   help="a lever's final test accuracy counts as equal within this many points (default 1)")
+    p.add_argument("--book", action="store_true", help="also time hwlib report + jupyter-book build (minutes)")
+    p.add_argument("--keep-book", action="store_true", help="keep the temporary book copy of --book")
+    p.add_argument("--store", help="the warm store for --book (default $HWLIB_STORE or results/)")
+    p.add_argument("--full-reproduction", action="store_true",
+                   help="also time hwlib reproduce into an empty store (about an hour on 2 cores)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help=f"JSON results (default {DEFAULT_OUT.relative_to(ROOT)})")
+    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    p.add_argument("--spec", help=argparse.SUPPRESS)
+    p.add_argument("--result", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.datasets = [d for d in args.datasets.split(",") if d]
+    args.lever_datasets = [d for d in args.lever_datasets.split(",") if d]
+    args.threads = [t for t in args.threads.split(",") if t]
+    for d in args.datasets + args.lever_datasets:
+        if d not in BASE_NETS:
+            p.error(f"unknown dataset {d!r}: use mnist, cifar10")
+    if args.epochs < 1:
+        p.error("--epochs must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parse_args(argv)
+    if args.worker:
+        result = WORKERS[args.worker](json.loads(args.spec))
+        Path(args.result).write_text(json.dumps(result, indent=1))
+        return 0
+    out = run_benchmarks(args)
+    print_tables(out)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    print(f"\nwrote {args.out}")
+    failed = [p["part"] for p in out["parts"] if p["exit_code"] != 0]
+    if failed:
+        print(f"failed parts: {', '.join(failed)} (logs in {out['logs']})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
