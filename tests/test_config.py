@@ -64,6 +64,7 @@ def test_override_strings_must_be_name_value():
         parse_overrides(["epochs"])
     assert parse_overrides(["epochs=2", "lr=0.002", "padding=valid", "l2_layers=[conv1, fc1]"]) == {
         "epochs": 2, "lr": 0.002, "padding": "valid", "l2_layers": ["conv1", "fc1"]}
+    assert parse_overrides(["lr=1e-3", "l2=5E-4"]) == {"lr": 0.001, "l2": 0.0005}
 
 
 def test_every_homework_experiment_is_valid_and_roundtrips():

@@ -196,6 +196,11 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 as text: take it as the number meant
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         out[name.strip()] = value
     return out
 
