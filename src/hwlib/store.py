@@ -173,10 +173,6 @@ class RunStore:
             return []
         return sorted(p.name for p in self.runs.iterdir() if p.is_dir() and not p.name.startswith(TMP_PREFIX))
 
-    def entries(self) -> Iterator[Entry]:
-        for key in self.keys():
-            yield Entry(self.path(key))
-
     # -- writing ---------------------------------------------------------------------------
     def _check_writable(self) -> None:
         try:
