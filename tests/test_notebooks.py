@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from hwlib.inventory import INVENTORY
-from hwlib.report import CHAPTERS
+from hwlib.report import CHAPTERS, EXTRA_PARAMETERS
 
 from conftest import needs_real_data, real_data_dir
 
@@ -42,7 +42,8 @@ def test_parameters_cell_holds_literals_only(chapter):
         names.append(target.id)
     from hwlib.report import Settings
 
-    assert sorted(names) == sorted(f.name for f in Settings.__dataclass_fields__.values())
+    expected = [f.name for f in Settings.__dataclass_fields__.values()] + list(EXTRA_PARAMETERS.get(chapter, ()))
+    assert sorted(names) == sorted(expected)
 
 
 def glue_keys(nb) -> set[str]:
@@ -90,6 +91,7 @@ def test_inventory_covers_the_report():
     assert sorted(i for i in ids if i[0] == "T") == [f"T{n}" for n in range(1, 8)]
     assert sorted((i for i in ids if i[0] == "F"), key=lambda s: int(s[1:])) == [f"F{n}" for n in range(1, 31)]
     assert "eq" in ids and len(set(i.label for i in INVENTORY)) == len(INVENTORY)
+    assert sorted(i for i in ids if i[0] == "R") == [f"R{n}" for n in range(1, 10)]
 
 
 def test_committed_chapters_are_executed_and_complete():
@@ -127,8 +129,10 @@ def glued(nb, key: str):
 @needs_real_data
 def test_every_chapter_runs_in_the_quick_profile(tmp_path):
     store = str(tmp_path / "store")
+    fewer_seeds = {"reproduction": {"mnist_seeds": 2, "cifar10_seeds": 2}}
     for chapter in CHAPTERS:
-        execute(chapter, tmp_path, profile="quick", store=store, data_dir=real_data_dir())
+        execute(chapter, tmp_path, profile="quick", store=store, data_dir=real_data_dir(),
+                **fewer_seeds.get(chapter, {}))
     check_inventory(tmp_path)
     nb = read("mnist", tmp_path)
     assert glued(nb, "mnist_epochs") == "2" and glued(nb, "mnist_n_train") == "2000"

@@ -254,3 +254,39 @@ def feature_maps(maps: np.ndarray, layer: str) -> Figure:
     fig.colorbar(shown, ax=axes, shrink=0.8, label="activation")
     fig.suptitle(f"{layer}: {channels} feature maps, {maps.shape[0]}×{maps.shape[1]} each")
     return fig
+
+
+# -- reproduction: reported values against our intervals -------------------------------
+
+
+def reproduction_intervals(results: pd.DataFrame, metric: str = "accuracy") -> Figure:
+    """Each reported value (a cross) against our mean and confidence interval (a dot with
+    an error bar), one row per reported result and one panel per dataset.
+
+    ``results``: :func:`hwlib.reproduction.result_table` (columns id, source, experiment,
+    dataset, metric, reported, mean, ci_low, ci_high, verdict).
+    """
+    needed = {"id", "experiment", "dataset", "metric", "reported", "mean", "ci_low", "ci_high", "verdict"}
+    missing = needed - set(results.columns)
+    if missing:
+        raise ValueError(f"The result table lacks the column(s) {', '.join(sorted(missing))}.")
+    rows = results[results["metric"] == metric]
+    if len(rows) == 0:
+        raise ValueError(f"The result table has no {metric!r} rows.")
+    datasets = list(dict.fromkeys(rows["dataset"]))
+    heights = [int((rows["dataset"] == d).sum()) for d in datasets]
+    fig = _figure(WIDTH, 0.9 + 0.32 * sum(heights))
+    axes = fig.subplots(len(datasets), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)[:, 0]
+    ours_color, reported_color = COLORS["test"], "0.15"
+    for ax, dataset in zip(axes, datasets):
+        part = rows[rows["dataset"] == dataset].reset_index(drop=True)
+        y = np.arange(len(part))[::-1]
+        ax.errorbar(part["mean"], y, xerr=[part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]],
+                    fmt="o", color=ours_color, capsize=3, label="ours: mean and 95% CI over seeds")
+        ax.scatter(part["reported"], y, marker="x", s=40, color=reported_color, zorder=3, label="reported")
+        ax.set_yticks(y, [f"{i} {e}" for i, e in zip(part["id"], part["experiment"])])
+        ax.set_title(dataset)
+        ax.grid(axis="y", visible=False)
+    axes[-1].set_xlabel("test loss" if metric == "loss" else "test accuracy (%)")
+    axes[0].legend(loc="lower left")
+    return fig

@@ -26,7 +26,9 @@ from hwlib.config import Experiment
 from hwlib.errors import ConfigError, HwlibError
 from hwlib.store import RunStore, project_root
 
-CHAPTERS = ("intro", "mnist", "cifar10")
+CHAPTERS = ("intro", "mnist", "cifar10", "reproduction")
+# Parameters a chapter has beyond :class:`Settings`' fields.
+EXTRA_PARAMETERS = {"reproduction": ("mnist_seeds", "cifar10_seeds")}
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,22 @@ class Settings:
         return run(self.experiment(name), RunStore(self.store), weights=name in E.NEEDS_WEIGHTS,
                    data_dir=self.data_dir, train=self.train)
 
+    def seed_runs(self, name: str, seeds: int) -> list:
+        """The runs of experiment ``name`` with seeds ``0..seeds-1`` (stored or trained).
+
+        Only seed 0 keeps its weights (when the figures need them), as `hwlib sweep --seeds`.
+        """
+        from hwlib.reproduction import seed_list
+        from hwlib.train import run
+
+        if self.seed:
+            raise ConfigError(f"This chapter trains seeds 0..N-1 itself; leave seed at 0 (got {self.seed}) "
+                              "and set the number of seeds instead.")
+        store = RunStore(self.store)
+        return [run(self.experiment(name).with_overrides({"seed": s}), store,
+                    weights=name in E.NEEDS_WEIGHTS and s == 0, data_dir=self.data_dir, train=self.train)
+                for s in seed_list(seeds)]
+
     def data(self, name: str):
         """The dataset (with the experiment's subset) that experiment ``name`` uses."""
         from hwlib.train import load_data
@@ -108,11 +126,26 @@ def _check_optional_int(name: str, value: Any) -> None:
 
 
 def provenance(run: Any) -> str:
-    """One line that identifies a figure's source: experiment, run key, seed, data, code."""
-    git = (run.provenance.get("git") or {}).get("commit", "")
-    code = f"hwlib {__version__}" + (f" @ {git[:8]}" if git else "")
-    return (f"{run.experiment.name} · run {run.key} · seed {run.experiment.train.seed} · "
-            f"data {run.data_fingerprint} · {code}")
+    """One line that identifies a figure's source: experiment, run key, seed, data, code.
+
+    ``run`` may be a list of runs (a figure over seeds or experiments): then every
+    experiment with its seeds and run keys, and the data and code they share.
+    """
+    runs = list(run) if isinstance(run, (list, tuple)) else [run]
+    if not runs:
+        raise ValueError("provenance() needs at least one run.")
+    commits = sorted({(r.provenance.get("git") or {}).get("commit", "")[:8] for r in runs} - {""})
+    code = f"hwlib {__version__}" + (f" @ {', '.join(commits)}" if commits else "")
+    data = ", ".join(sorted({r.data_fingerprint for r in runs}))
+    if len(runs) == 1:
+        r = runs[0]
+        return f"{r.experiment.name} · run {r.key} · seed {r.experiment.train.seed} · data {data} · {code}"
+    by_name: dict[str, list[Any]] = {}
+    for r in runs:
+        by_name.setdefault(r.experiment.name, []).append(r)
+    parts = [f"{name} seeds {','.join(str(r.experiment.train.seed) for r in rs)} "
+             f"(runs {' '.join(r.key[:8] for r in rs)})" for name, rs in by_name.items()]
+    return f"{' · '.join(parts)} · data {data} · {code}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -336,7 +369,8 @@ def glue_table(name: str, df: Any) -> None:
 
 
 def show(fig: Any, run: Any) -> Any:
-    """Stamp a figure with its provenance line (below the plot) and return it as a PNG.
+    """Stamp a figure with its provenance line (below the plot; ``run`` may be a list of
+    runs) and return it as a PNG.
 
     The PNG is rendered here (not by the notebook's matplotlib backend), so the chapter
     shows exactly one image per figure whatever backend the kernel runs with (papermill,
@@ -347,7 +381,10 @@ def show(fig: Any, run: Any) -> Any:
     import matplotlib.pyplot as plt
     from IPython.display import Image
 
-    fig.text(0.5, -0.02, provenance(run), ha="center", va="top", fontsize=7, color="0.35")
+    import textwrap
+
+    line = textwrap.fill(provenance(run), width=170, break_on_hyphens=False)
+    fig.text(0.5, -0.02, line, ha="center", va="top", fontsize=7, color="0.35")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)

@@ -235,3 +235,22 @@ def by_seed(runs: Iterable[Any], metric: str = "test_accuracy") -> dict[int, flo
             raise ConfigError(f"Two runs of {r.experiment.name} have the same seed {seed}.")
         out[seed] = float(r.metrics[metric])
     return out
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values (step-down Bonferroni), in the order given.
+
+    Comparing each adjusted p with α controls the family-wise error rate of the whole set
+    of comparisons at α: the smallest p is multiplied by ``m``, the next by ``m - 1`` and
+    so on, each kept at least as large as the one before and at most 1.
+    """
+    ps = _values(p_values, "p-values")
+    if any(not 0 <= p <= 1 for p in ps):
+        raise ConfigError(f"p-values must lie between 0 and 1, got {ps}.")
+    m = len(ps)
+    order = sorted(range(m), key=lambda i: ps[i])
+    adjusted, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * ps[i]))
+        adjusted[i] = running
+    return adjusted

@@ -1,0 +1,240 @@
+"""The Reproduction chapter's logic: the reported values file, verdicts, paired claims."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from hwlib import experiments as E
+from hwlib import plots, report
+from hwlib import reproduction as R
+from hwlib.errors import ConfigError
+from hwlib.stats import holm
+
+
+def fake_run(name: str, seed: int, acc: float, loss: float = 0.1, train_acc: float | None = None):
+    exp = E.EXPERIMENTS[name].with_overrides({"seed": seed})
+    metrics = {"test_accuracy": acc, "test_loss": loss,
+               "train_accuracy": acc if train_acc is None else train_acc}
+    return SimpleNamespace(experiment=exp, metrics=metrics, key=f"{name}-{seed}", data_fingerprint="f" * 16,
+                           provenance={"git": {"commit": "abcdef0123456789"}})
+
+
+def runs_for(values: dict[str, list[float]], **kw) -> dict[str, list]:
+    return {name: [fake_run(name, s, v, **kw) for s, v in enumerate(vs)] for name, vs in values.items()}
+
+
+def write(tmp_path, text: str):
+    p = tmp_path / "reported.yml"
+    p.write_text(text)
+    return p
+
+
+ONE_GROUP = """
+results:
+  - {id: A, experiment: mnist-k5s1-same, source: "Table 3, row 1", group: g, accuracy: 98.0, loss: 0.05}
+  - {id: B, experiment: mnist-k3s3-same, source: "Table 3, row 7", group: g, accuracy: 90.0, loss: 0.30}
+claims:
+  - {id: c, source: "Table 3", statement: "A beats B", test: ranking, group: g}
+"""
+
+
+# -- the reported values file -----------------------------------------------------------
+def test_shipped_file_lists_every_reported_number_with_its_source():
+    rep = R.load_reported()
+    assert len(rep.results) == 16 and len({r.id for r in rep.results}) == 16
+    # Tables 3 and 6, in the report's order, are exactly our sweeps.
+    for group, dataset in (("Table 3", "mnist"), ("Table 6", "cifar10")):
+        rows = rep.group(group)
+        assert tuple(r.experiment for r in rows) == E.SWEEPS[dataset]
+        assert [r.accuracy for r in rows] == sorted((r.accuracy for r in rows), reverse=True)
+        assert all(r.source.startswith(group) for r in rows)
+    assert {"mnist-base", "mnist-l2", "cifar10-base", "cifar10-l2", "cifar10-l2-tuned"} <= set(rep.experiments())
+    assert {c.test for c in rep.claims} == set(R.CHECKS)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("results: []", "non-empty `results`"),
+    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: 98}", "missing field(s) loss"),
+    ("results:\n  - {id: A, experiment: nope, source: s, group: g, accuracy: 98, loss: 0.1}", "unknown experiment 'nope'"),
+    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: 980, loss: 0.1}", "percent"),
+    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: high, loss: 0.1}", "accuracy must be a number"),
+    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: 98, loss: -1}", "loss must be a number >= 0"),
+    (ONE_GROUP.replace("id: B", "id: A"), "duplicate id 'A'"),
+    (ONE_GROUP.replace("test: ranking", "test: vibes"), "unknown test 'vibes'"),
+    (ONE_GROUP.replace("group: g}\n", "group: g, dataset: mnist}\n", 1).replace(
+        'statement: "A beats B", test: ranking, group: g}', 'statement: "A beats B", test: ranking}'),
+     "takes exactly the field(s) group"),
+    (ONE_GROUP.replace('test: ranking, group: g}', 'test: ranking, group: h}'), "group 'h' needs at least two"),
+    ("results: [\n", "not valid YAML"),
+])
+def test_a_bad_reported_file_is_a_clear_config_error(tmp_path, text, message):
+    with pytest.raises(ConfigError, match="reported.yml") as err:
+        R.load_reported(write(tmp_path, text))
+    assert message in str(err.value)
+
+
+def test_a_missing_reported_file_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        R.load_reported(tmp_path / "nope.yml")
+
+
+# -- statistics and verdicts --------------------------------------------------------------
+def test_holm_adjusts_step_down_and_keeps_order():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5]
+    assert holm([0.3, 0.4]) == pytest.approx([0.6, 0.6])
+    assert holm([0.9, 0.8, 0.7]) == pytest.approx([1.0, 1.0, 1.0])
+    with pytest.raises(ConfigError):
+        holm([1.5])
+
+
+@pytest.mark.parametrize("value, same_rank, verdict", [
+    (98.0, False, "reproduced"), (97.5, True, "reproduced"), (99.0, True, "close"), (99.0, False, "not reproduced"),
+])
+def test_verdict_rule(value, same_rank, verdict):
+    assert R.verdict_for(value, 97.5, 98.5, same_rank) == verdict
+
+
+def test_verdict_needs_an_interval():
+    with pytest.raises(ConfigError, match="two seeds"):
+        R.verdict_for(98.0, math.nan, math.nan, True)
+
+
+def test_seed_list_needs_at_least_two():
+    assert R.seed_list(3) == [0, 1, 2]
+    for bad in (1, 0, -2, 2.5, True, "3"):
+        with pytest.raises(ConfigError, match=">= 2"):
+            R.seed_list(bad)
+
+
+def test_result_table_means_intervals_ranks_and_verdicts(tmp_path):
+    rep = R.load_reported(write(tmp_path, ONE_GROUP))
+    # A: around 98.0 (the reported value is inside); B: far above the reported 90.0 but still
+    # below A (same rank: close) in accuracy; in loss B is far off and ranks differently.
+    runs = {"mnist-k5s1-same": [fake_run("mnist-k5s1-same", s, a, 0.05 + d) for s, (a, d) in
+                                enumerate([(0.979, 0.0), (0.981, 0.001), (0.980, -0.001)])],
+            "mnist-k3s3-same": [fake_run("mnist-k3s3-same", s, a, 0.01 + d) for s, (a, d) in
+                                enumerate([(0.950, 0.0), (0.952, 0.001), (0.951, 0.002)])]}
+    df = R.result_table(rep, runs)
+    assert list(df["id"]) == ["A", "A", "B", "B"] and list(df["metric"]) == ["accuracy", "loss"] * 2
+    a = df[(df["id"] == "A") & (df["metric"] == "accuracy")].iloc[0]
+    assert a["mean"] == pytest.approx(98.0) and a["sd"] == pytest.approx(0.1) and a["seeds"] == 3
+    assert a["ci_low"] < 98.0 < a["ci_high"] and a["verdict"] == "reproduced"
+    b = df[(df["id"] == "B") & (df["metric"] == "accuracy")].iloc[0]
+    assert b["difference"] == pytest.approx(95.1 - 90.0) and (b["rank_reported"], b["rank_ours"]) == (2, 2)
+    assert b["verdict"] == "close"
+    b_loss = df[(df["id"] == "B") & (df["metric"] == "loss")].iloc[0]
+    assert (b_loss["rank_reported"], b_loss["rank_ours"]) == (2, 1) and b_loss["verdict"] == "not reproduced"
+    assert R.verdict_counts(df) == {"reproduced": 2, "close": 1, "not reproduced": 1}
+    shown = R.format_result_table(df)
+    assert shown.loc[0, "ours, mean ± sd"] == "98.00 ± 0.10" and shown.loc[2, "difference"] == "+5.10"
+    assert shown.loc[3, "rank (report / ours)"] == "2 / 1"
+
+
+def test_result_table_names_a_missing_experiment(tmp_path):
+    rep = R.load_reported(write(tmp_path, ONE_GROUP))
+    with pytest.raises(ConfigError, match="No runs of mnist-k3s3-same"):
+        R.result_table(rep, runs_for({"mnist-k5s1-same": [0.98, 0.97]}))
+
+
+def test_claims_supported_contradicted_or_not_shown(tmp_path):
+    rep = R.load_reported(write(tmp_path, ONE_GROUP))
+    claim = rep.claims[0]
+    clear = runs_for({"mnist-k5s1-same": [0.98, 0.975, 0.981], "mnist-k3s3-same": [0.90, 0.896, 0.902]})
+    assert R.check_claim(rep, claim, clear)[0] == "supported"
+    flipped = runs_for({"mnist-k5s1-same": [0.90, 0.896, 0.902], "mnist-k3s3-same": [0.98, 0.975, 0.981]})
+    verdict, comps = R.check_claim(rep, claim, flipped)
+    assert verdict == "contradicted" and comps[0].outcome == "reversed" and comps[0].mean_difference < 0
+    noisy = runs_for({"mnist-k5s1-same": [0.98, 0.90, 0.95], "mnist-k3s3-same": [0.90, 0.97, 0.94]})
+    assert R.check_claim(rep, claim, noisy)[0] == "not shown"
+    table = R.claim_table(rep, clear)
+    assert table.loc[0, "verdict"] == "supported" and "mnist-k5s1-same > mnist-k3s3-same" in table.loc[0, "evidence"]
+
+
+def test_stride_pairs_compare_the_same_kernel():
+    assert R.stride_pairs("mnist") == [("mnist-k3s1-valid", "mnist-k3s2-same"), ("mnist-k3s2-same", "mnist-k3s3-same"),
+                                       ("mnist-k5s1-same", "mnist-k5s2-same"), ("mnist-k7s1-same", "mnist-k7s3-same")]
+    assert R.stride_pairs("cifar10") == [("cifar10-k3s1-same", "cifar10-k3s2-same"),
+                                         ("cifar10-k5s1-same", "cifar10-k5s2-same")]
+
+
+def test_gap_claims_use_train_minus_test_accuracy():
+    rep = R.load_reported()
+    claim = next(c for c in rep.claims if c.id == "cifar10-l2")
+    # Base gap: 20 - 0.1 s points (mean 19.9); L2 gap: 1 + 0.5 s points (mean 1.5).
+    runs = {"cifar10-base": [fake_run("cifar10-base", s, 0.70 + 0.002 * s, train_acc=0.90 + 0.001 * s) for s in range(3)],
+            "cifar10-l2": [fake_run("cifar10-l2", s, 0.49 - 0.003 * s, train_acc=0.50 + 0.002 * s) for s in range(3)]}
+    verdict, comps = R.check_claim(rep, claim, runs)
+    assert verdict == "supported"
+    assert comps[0].metric == "gap" and comps[0].mean_difference == pytest.approx(19.9 - 1.5)
+    claim = next(c for c in rep.claims if c.id == "mnist-l2")
+    runs = {"mnist-base": [fake_run("mnist-base", s, 0.99 - 0.001 * s, train_acc=0.995) for s in range(3)],
+            "mnist-l2": [fake_run("mnist-l2", s, 0.95 + 0.002 * s, train_acc=0.96) for s in range(3)]}
+    assert R.check_claim(rep, claim, runs)[0] == "contradicted"
+
+
+def test_pairwise_table_tests_every_pair_with_holm():
+    rep = R.load_reported()
+    names = E.SWEEPS["cifar10"]
+    runs = runs_for({n: [0.70 - 0.05 * i + 0.001 * s for s in range(3)] for i, n in enumerate(names)})
+    for r in runs[names[1]]:
+        r.metrics["test_accuracy"] += 0.0003 * r.experiment.train.seed ** 2  # some noise
+    df = R.pairwise_table(rep, "Table 6", runs)
+    assert len(df) == 6 and (df["p (Holm)"] >= df["p"]).all()
+    assert set(df["our seeds"]) <= {"confirmed", "reversed", "not significant"}
+    shown = R.format_pairwise_table(df)
+    assert shown.columns[0] == "better in the report" and shown.loc[0, "difference (pp), 95% CI"].startswith("+")
+
+
+def test_collect_asks_the_settings_for_each_experiment_and_dataset():
+    rep = R.load_reported()
+    calls = []
+    settings = SimpleNamespace(seed_runs=lambda name, n: calls.append((name, n)) or [])
+    R.collect(settings, rep, {"mnist": 5, "cifar10": 3})
+    assert ("mnist-l2", 5) in calls and ("cifar10-l2-tuned", 3) in calls
+    assert len(calls) == len(set(calls)) == len(rep.experiments())
+    with pytest.raises(ConfigError, match="cifar10_seeds must be"):
+        R.collect(settings, rep, {"mnist": 5, "cifar10": 1})
+    with pytest.raises(ConfigError, match="Give cifar10_seeds"):
+        R.collect(settings, rep, {"mnist": 5})
+
+
+def test_histories_and_band_figure_and_provenance_of_several_runs():
+    runs = []
+    for s in range(3):
+        r = fake_run("mnist-base", s, 0.98)
+        r.history = pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.3], "accuracy": [0.8, 0.9],
+                                  "test_loss": [0.4, 0.35], "test_accuracy": [0.85, 0.88 + 0.01 * s]})
+        runs.append(r)
+    h = R.histories(runs)
+    assert list(h["seed"].unique()) == [0, 1, 2] and len(h) == 6
+    line = report.provenance(runs)
+    assert "mnist-base seeds 0,1,2" in line and "mnist-bas" in line and "@ abcdef01" in line
+    image = report.show(plots.learning_curves(None, band=h), runs)
+    assert image.data[:4] == b"\x89PNG"
+
+
+def test_intervals_figure_has_a_panel_per_dataset():
+    rep = R.load_reported()
+    runs = runs_for({n: [0.9, 0.91, 0.92] for n in rep.experiments()})
+    df = R.result_table(rep, runs)
+    fig = plots.reproduction_intervals(df)
+    assert [ax.get_title() for ax in fig.axes] == ["mnist", "cifar10"]
+    with pytest.raises(ValueError, match="lacks the column"):
+        plots.reproduction_intervals(df.drop(columns="verdict"))
+
+
+def test_seed_runs_train_seeds_and_keep_weights_of_seed_0_only(tiny_env):
+    from hwlib.report import Settings
+
+    s = Settings.from_params(epochs=1, n_train=100, n_test=50)
+    runs = s.seed_runs("mnist-base", 2)
+    assert [r.experiment.train.seed for r in runs] == [0, 1]
+    assert [r.entry.weights_path is not None for r in runs] == [True, False]
+    assert len({r.key for r in runs}) == 2
+    with pytest.raises(ConfigError, match="leave seed at 0"):
+        Settings.from_params(epochs=1, n_train=100, n_test=50, seed=3).seed_runs("mnist-base", 2)
