@@ -52,6 +52,32 @@ def test_engine_settings_do_not_change_results(tiny_env):
     assert list(h3.columns) == list(HISTORY_COLUMNS)
 
 
+def test_training_batches_are_the_shuffled_slices_without_a_second_copy():
+    """Index shuffle + gather gives exactly the batches of shuffling the examples
+    themselves (the committed runs were trained with the latter), epoch after epoch."""
+    import tensorflow as tf
+
+    from hwlib.train import training_batches
+
+    rng = np.random.default_rng(0)
+    x = rng.random((203, 4, 4, 3), dtype=np.float32)
+    y = rng.integers(0, 10, 203).astype(np.uint8)
+    slices = (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(203, seed=7, reshuffle_each_iteration=True)
+              .batch(32))
+    gathered = training_batches(x, y, 32, 7)
+    epochs = []
+    for _ in range(2):
+        batches_a, batches_b = list(slices), list(gathered)
+        assert len(batches_a) == len(batches_b) == 7
+        for (xa, ya), (xb, yb) in zip(batches_a, batches_b):
+            np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+            np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+        epochs.append(np.concatenate([b[1].numpy() for b in batches_b]))
+    assert not np.array_equal(epochs[0], epochs[1])  # a new order each epoch
+    other_seed = np.concatenate([b[1].numpy() for b in training_batches(x, y, 32, 8)])
+    assert not np.array_equal(epochs[0], other_seed)
+
+
 def test_store_hit_miss_and_force(tiny_env):
     logs = []
     exp = tiny()

@@ -153,6 +153,22 @@ class EpochTimer:
         return _EpochTimer(*args, **kwargs)
 
 
+def training_batches(x: Any, y: Any, batch_size: int, seed: int) -> Any:
+    """The shuffled training batches of every epoch, as a ``tf.data`` pipeline.
+
+    The indices ``0..n-1`` are shuffled (a fresh order each epoch, drawn from ``seed``) and
+    each batch of indices gathers its images from one in-memory tensor. This gives exactly
+    the batches of ``from_tensor_slices((x, y)).shuffle(n, seed)`` (the shuffle draws do not
+    depend on the elements), without a shuffle buffer holding a second copy of every image.
+    """
+    import tensorflow as tf
+
+    xt, yt = tf.constant(x), tf.constant(y)
+    return (tf.data.Dataset.range(len(y)).shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size).map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)))
+            .prefetch(tf.data.AUTOTUNE))
+
+
 def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
         log: Callable[[str], None] | None = None) -> tuple[Any, Any, list[float]]:
     """Train ``exp`` on ``data`` (a :class:`hwlib.data.Dataset`, already subset).
@@ -173,10 +189,7 @@ def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
     if engine.pipeline == "tfdata":
         import tensorflow as tf
 
-        n = len(data.y_train)
-        train_ds = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
-                    .shuffle(n, seed=t.seed, reshuffle_each_iteration=True)
-                    .batch(t.batch_size).prefetch(tf.data.AUTOTUNE))
+        train_ds = training_batches(data.x_train, data.y_train, t.batch_size, t.seed)
         test_ds = (tf.data.Dataset.from_tensor_slices((data.x_test, data.y_test))
                    .batch(engine.eval_batch_size).prefetch(tf.data.AUTOTUNE))
         hist = model.fit(train_ds, epochs=t.epochs, validation_data=test_ds, shuffle=False,
