@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hwlib import experiments as E
-from hwlib import plots, report
+from hwlib import plots, report, tables
 from hwlib import reproduction as R
 from hwlib.errors import ConfigError
 from hwlib.stats import holm
@@ -130,9 +130,14 @@ def test_result_table_means_intervals_ranks_and_verdicts(tmp_path):
     b_loss = df[(df["id"] == "B") & (df["metric"] == "loss")].iloc[0]
     assert (b_loss["rank_reported"], b_loss["rank_ours"]) == (2, 1) and b_loss["verdict"] == "not reproduced"
     assert R.verdict_counts(df) == {"reproduced": 2, "close": 1, "not reproduced": 1}
-    shown = R.format_result_table(df)
-    assert shown.loc[0, "ours, mean ± sd"] == "98.00 ± 0.10" and shown.loc[2, "difference"] == "+5.10"
-    assert shown.loc[3, "rank (report / ours)"] == "2 / 1"
+    shown = R.format_result_table(df, "accuracy")
+    assert list(shown["result"]) == ["A", "B"]
+    assert shown.loc[0, "ours: mean ± sd [95% CI]"].startswith("98.00 ± 0.10 [97.")
+    assert shown.loc[1, "difference"] == "+5.10"
+    assert R.format_result_table(df, "loss").loc[1, "rank: report / ours"] == "2 / 1"
+    assert "| 98.14 " in tables.to_markdown(R.format_result_table(
+        df.assign(reported=[98.14, 0.05, 71.2, 0.3]), "accuracy")).replace("98.140", "x")
+    assert "| 71.20 " in tables.to_markdown(R.format_result_table(df.assign(reported=71.2), "accuracy"))
 
 
 def test_result_table_names_a_missing_experiment(tmp_path):
@@ -213,7 +218,11 @@ def test_histories_and_band_figure_and_provenance_of_several_runs():
     h = R.histories(runs)
     assert list(h["seed"].unique()) == [0, 1, 2] and len(h) == 6
     line = report.provenance(runs)
-    assert "mnist-base seeds 0,1,2" in line and "mnist-bas" in line and "@ abcdef01" in line
+    assert "mnist-base seeds 0,1,2 (runs mnist-ba mnist-ba mnist-ba)" in line and "@ abcdef01" in line
+    many = [fake_run(name, s, 0.9) for name in E.SWEEPS["mnist"] for s in range(2)]
+    line = report.provenance(many)
+    assert line.startswith("14 runs of 7 experiments, seeds 0–1 · run-set ") and "data ffff" in line
+    assert report.provenance(list(reversed(many))) == line  # the digest ignores order
     image = report.show(plots.learning_curves(None, band=h), runs)
     assert image.data[:4] == b"\x89PNG"
 
@@ -238,3 +247,14 @@ def test_seed_runs_train_seeds_and_keep_weights_of_seed_0_only(tiny_env):
     assert len({r.key for r in runs}) == 2
     with pytest.raises(ConfigError, match="leave seed at 0"):
         Settings.from_params(epochs=1, n_train=100, n_test=50, seed=3).seed_runs("mnist-base", 2)
+
+
+def test_glue_all_glues_numpy_scalars_as_plain_numbers(monkeypatch):
+    import numpy as np
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
+    report.glue_all("x", {"a": np.float64(95.26), "b": np.int64(3), "c": "text"})
+    assert glued == {"x_a": 95.26, "x_b": 3, "x_c": "text"}
+    assert type(glued["x_a"]) is float and type(glued["x_b"]) is int

@@ -125,6 +125,9 @@ def _check_optional_int(name: str, value: Any) -> None:
         raise ConfigError(f"{name} must be a whole number >= 1, or None for the profile's value; got {value!r}.")
 
 
+MAX_LISTED_EXPERIMENTS = 3  # a figure of more experiments names its runs by a digest
+
+
 def provenance(run: Any) -> str:
     """One line that identifies a figure's source: experiment, run key, seed, data, code.
 
@@ -143,9 +146,17 @@ def provenance(run: Any) -> str:
     by_name: dict[str, list[Any]] = {}
     for r in runs:
         by_name.setdefault(r.experiment.name, []).append(r)
-    parts = [f"{name} seeds {','.join(str(r.experiment.train.seed) for r in rs)} "
-             f"(runs {' '.join(r.key[:8] for r in rs)})" for name, rs in by_name.items()]
-    return f"{' · '.join(parts)} · data {data} · {code}"
+    if len(by_name) <= MAX_LISTED_EXPERIMENTS:
+        parts = [f"{name} seeds {','.join(str(r.experiment.train.seed) for r in rs)} "
+                 f"(runs {' '.join(r.key[:8] for r in rs)})" for name, rs in by_name.items()]
+        return f"{' · '.join(parts)} · data {data} · {code}"
+    # Too many to list: name the set of runs by a digest of their keys (sorted).
+    import hashlib
+
+    digest = hashlib.sha256(" ".join(sorted(r.key for r in runs)).encode()).hexdigest()[:12]
+    seeds = sorted({r.experiment.train.seed for r in runs})
+    return (f"{len(runs)} runs of {len(by_name)} experiments, seeds {seeds[0]}–{seeds[-1]} · run-set "
+            f"{digest} (sha256 of the sorted run keys) · data {data} · {code}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -355,6 +366,8 @@ def glue_all(prefix: str, values: dict[str, Any]) -> None:
     from myst_nb import glue
 
     for name, value in values.items():
+        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+            value = value.item()  # a NumPy scalar glues as 'np.float64(...)', which no format spec reads
         glue(f"{prefix}_{name}", value, display=False)
 
 

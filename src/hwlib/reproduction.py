@@ -251,24 +251,26 @@ def verdict_for(value: float, ci_low: float, ci_high: float, same_rank: bool) ->
     return "close" if same_rank else "not reproduced"
 
 
-def format_result_table(df: Any) -> Any:
-    """:func:`result_table` for reading: one row per reported number."""
+def format_result_table(df: Any, metric: str) -> Any:
+    """The ``metric`` rows of :func:`result_table` for reading, one row per reported result."""
     import pandas as pd
 
-    def num(metric: str, v: float) -> str:
-        return f"{v:.4f}" if metric == "loss" else f"{v:.2f}"
+    rows = df[df["metric"] == metric]
+    digits = 4 if metric == "loss" else 2
+
+    def num(v: float) -> str:
+        return f"{v:.{digits}f}"
 
     return pd.DataFrame({
-        "source": df["source"],
-        "configuration": df["experiment"],
-        "metric": [("test loss" if m == "loss" else "test accuracy (%)") for m in df["metric"]],
-        "reported": [num(m, v) for m, v in zip(df["metric"], df["reported"])],
-        "ours, mean ± sd": [f"{num(m, v)} ± {num(m, s)}" for m, v, s in zip(df["metric"], df["mean"], df["sd"])],
-        "95% CI": [f"[{num(m, lo)}, {num(m, hi)}]" for m, lo, hi in zip(df["metric"], df["ci_low"], df["ci_high"])],
-        "difference": [("+" if d >= 0 else "−") + num(m, abs(d)) for m, d in zip(df["metric"], df["difference"])],
-        "rank (report / ours)": [f"{a} / {b}" for a, b in zip(df["rank_reported"], df["rank_ours"])],
-        "verdict": df["verdict"],
-    })
+        "result": rows["id"],
+        "configuration": rows["experiment"],
+        "reported": [num(v) for v in rows["reported"]],
+        "ours: mean ± sd [95% CI]": [f"{num(v)} ± {num(s)} [{num(lo)}, {num(hi)}]" for v, s, lo, hi
+                                     in zip(rows["mean"], rows["sd"], rows["ci_low"], rows["ci_high"])],
+        "difference": [("+" if d >= 0 else "−") + num(abs(d)) for d in rows["difference"]],
+        "rank: report / ours": [f"{a} / {b}" for a, b in zip(rows["rank_reported"], rows["rank_ours"])],
+        "verdict": rows["verdict"],
+    }).reset_index(drop=True)
 
 
 def verdict_counts(df: Any) -> dict[str, int]:
@@ -404,11 +406,14 @@ CHECK_PARAMS = {"ranking": {"group"}, "stride_hurts": {"dataset"},
 _METRIC_TEXT = {"test_accuracy": "test accuracy", "gap": "train − test accuracy gap", "test_loss": "test loss"}
 
 
+_OUTCOME_TEXT = {"confirmed": "confirmed", "reversed": "reversed", "not significant": "n.s."}
+
+
 def describe(c: Comparison) -> str:
-    """One comparison in words: 'a > b in test accuracy: +0.41 pp, p (Holm) 0.012, confirmed'."""
+    """One comparison in words: 'a > b in test accuracy: +0.41 pp, p_Holm 0.012, confirmed'."""
     unit = "" if c.metric == "test_loss" else " pp"
     return (f"{c.a} > {c.b} in {_METRIC_TEXT[c.metric]}: {c.mean_difference:+.2f}{unit}, "
-            f"p (Holm) {_p(c.p_holm)}, {c.outcome}")
+            f"p_Holm {_p(c.p_holm)}, {_OUTCOME_TEXT[c.outcome]}")
 
 
 def check_claim(reported: Reported, claim: Claim, runs: Mapping[str, Sequence[Any]]) -> tuple[str, list[Comparison]]:

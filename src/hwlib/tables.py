@@ -171,5 +171,8 @@ def _float_format(column: str) -> str:
 
 def to_markdown(df: pd.DataFrame) -> str:
     """A DataFrame as a Markdown table (for `glue:md` inside a numbered `{table}`):
-    losses with 4 decimals, accuracies and differences in points with 2."""
-    return df.to_markdown(index=False, floatfmt=tuple(_float_format(str(c)) for c in df.columns))
+    losses with 4 decimals, accuracies and differences in points with 2. Text columns are
+    printed as they are (tabulate would otherwise re-read "71.20" as a number and print 71.2)."""
+    text = [i for i, c in enumerate(df.columns) if not pd.api.types.is_numeric_dtype(df[c])]
+    return df.to_markdown(index=False, floatfmt=tuple(_float_format(str(c)) for c in df.columns),
+                          disable_numparse=text or False)
