@@ -124,33 +124,37 @@ def compile_model(model: Any, exp: Experiment, engine: Engine) -> Any:
     return model
 
 
-class EpochTimer:
-    """Keras callback: seconds per epoch (training + test evaluation), and a progress line."""
+def epoch_timer(epochs: int, log: Callable[[str], None] | None = None) -> Any:
+    """A Keras callback that records the seconds of each epoch (training + test evaluation)
+    in ``.seconds`` and, with ``log``, reports each epoch in one line."""
+    return _epoch_timer_class()(epochs, log)
 
-    def __new__(cls, *args, **kwargs):  # subclass keras.callbacks.Callback lazily
-        import keras
 
-        class _EpochTimer(keras.callbacks.Callback):
-            def __init__(self, epochs: int, log: Callable[[str], None] | None):
-                super().__init__()
-                self.epochs, self.log, self.seconds = epochs, log, []
+@functools.cache
+def _epoch_timer_class() -> type:
+    import keras  # here, not at module import: `import hwlib.train` stays free of TensorFlow
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self._t0 = time.perf_counter()
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self, epochs: int, log: Callable[[str], None] | None):
+            super().__init__()
+            self.epochs, self.log, self.seconds = epochs, log, []
 
-            def on_epoch_end(self, epoch, logs=None):
-                dt = time.perf_counter() - self._t0
-                self.seconds.append(dt)
-                if self.log:
-                    logs = logs or {}
-                    self.log(
-                        f"epoch {epoch + 1:>3}/{self.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
-                        f"acc {logs.get('accuracy', float('nan')):.4f}  test_loss "
-                        f"{logs.get('val_loss', float('nan')):.4f}  test_acc "
-                        f"{logs.get('val_accuracy', float('nan')):.4f}  ({dt:.1f} s)"
-                    )
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = time.perf_counter()
 
-        return _EpochTimer(*args, **kwargs)
+        def on_epoch_end(self, epoch, logs=None):
+            dt = time.perf_counter() - self._t0
+            self.seconds.append(dt)
+            if self.log:
+                logs = logs or {}
+                self.log(
+                    f"epoch {epoch + 1:>3}/{self.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
+                    f"acc {logs.get('accuracy', float('nan')):.4f}  test_loss "
+                    f"{logs.get('val_loss', float('nan')):.4f}  test_acc "
+                    f"{logs.get('val_accuracy', float('nan')):.4f}  ({dt:.1f} s)"
+                )
+
+    return EpochTimer
 
 
 def training_batches(x: Any, y: Any, batch_size: int, seed: int) -> Any:
@@ -185,7 +189,7 @@ def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
     seed_everything(t.seed)
     with private_seed_draws(t.seed):  # the seed's initial weights, whatever other threads do
         model = compile_model(build_experiment(exp), exp, engine)
-    timer = EpochTimer(t.epochs, log)
+    timer = epoch_timer(t.epochs, log)
     if engine.pipeline == "tfdata":
         import tensorflow as tf
 
