@@ -28,6 +28,19 @@ def test_bad_parameters_stop_with_a_clear_message(params, message):
         Settings.from_params(**params)
 
 
+def test_chapter_extras_are_checked_and_go_to_their_chapter_only():
+    from hwlib.report import chapter_parameters, check_parameters
+
+    params = {"profile": "quick", "mnist_seeds": 3, "cifar10_seeds": 2}
+    assert check_parameters(params).profile == "quick"
+    assert chapter_parameters("mnist", params) == {"profile": "quick"}
+    assert chapter_parameters("reproduction", params) == params
+    with pytest.raises(ConfigError, match="cifar10_seeds must be a whole number >= 2"):
+        check_parameters({"cifar10_seeds": 1})
+    with pytest.raises(ConfigError, match="Unknown parameter"):
+        check_parameters({"seeds": 3})
+
+
 def test_settings_apply_profile_and_overrides():
     s = Settings.from_params(profile="quick", epochs=1, seed=3)
     e = s.experiment("cifar10-l2-tuned")

@@ -290,6 +290,8 @@ CASES = {
                              "report", "-p", "epochs", "ten"),
     "report-unparsable-value": cli(ConfigError, r"^n_train must be a whole number >= 1, or None .*got '\[1'\.$",
                                    "report", "-p", "n_train", "[1"),
+    "report-one-seed": cli(ConfigError, r"^cifar10_seeds must be a whole number >= 2 .*got 1\.$",
+                           "report", "-p", "cifar10_seeds", "1"),
     "report-unknown-parameter": cli(ConfigError, r"^Unknown parameter\(s\) epoch\. Parameters: .*epochs",
                                     "report", "-p", "epoch", "2"),
     "api-zero-epochs": api(ConfigError, r"^epochs must be at least 1, got 0\.$", api_run_zero_epochs),

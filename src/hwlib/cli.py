@@ -105,9 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--profile", choices=("full", "quick"), default="full",
                         help="full: the homework's settings (default); quick: small subsets, 2 epochs")
     report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="a notebook parameter for every chapter (repeatable), e.g. -p epochs 2; "
+                        help="a notebook parameter for every chapter (repeatable), e.g. -p epochs 2 or -p "
+                             "cifar10_seeds 5 (Reproduction chapter only); "
                              "values are read as YAML (2, 0.5, null, true)")
-    report.add_argument("--chapter", action="append", choices=("intro", "mnist", "cifar10"),
+    report.add_argument("--chapter", action="append", choices=("intro", "mnist", "cifar10", "reproduction"),
                         help="execute only this chapter (repeatable; default: all)")
 
     repro = sub.add_parser("reproduce", help="train every experiment of the homework (skips stored runs)")
@@ -238,7 +239,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             params[name] = yaml.safe_load(value)
         except yaml.YAMLError:  # not YAML: keep the text, and let the check below explain
             params[name] = value
-    report.Settings.from_params(**params)  # a bad parameter stops here, before any notebook runs
+    report.check_parameters(params)  # a bad parameter stops here, before any notebook runs
     chapters = tuple(args.chapter) if args.chapter else report.CHAPTERS
     for path in report.execute_chapters(params, chapters, log=_print):
         _print(f"wrote {path}")

@@ -118,6 +118,23 @@ class Settings:
         return load_data(self.experiment(name), self.data_dir)
 
 
+def check_parameters(params: dict[str, Any]) -> Settings:
+    """Check parameters meant for every chapter: :class:`Settings`' fields plus any chapter's
+    extras (:data:`EXTRA_PARAMETERS`, each a number of seeds >= 2)."""
+    from hwlib.reproduction import seed_list
+
+    extras = {name for names in EXTRA_PARAMETERS.values() for name in names}
+    for name in sorted(extras & set(params)):
+        seed_list(params[name], name)
+    return Settings.from_params(**{k: v for k, v in params.items() if k not in extras})
+
+
+def chapter_parameters(chapter: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` without the extras of other chapters (papermill would warn about them)."""
+    others = {name for c, names in EXTRA_PARAMETERS.items() if c != chapter for name in names}
+    return {k: v for k, v in params.items() if k not in others}
+
+
 def _check_optional_int(name: str, value: Any) -> None:
     if value is None:
         return
@@ -190,7 +207,8 @@ def execute_chapters(parameters: dict[str, Any] | None = None, chapters: tuple[s
         tmp = Path(tmp_name)
         log(f"executing {src.relative_to(book.parent)} ...")
         try:
-            pm.execute_notebook(str(src), str(tmp), parameters=parameters or {}, cwd=str(book),
+            pm.execute_notebook(str(src), str(tmp), parameters=chapter_parameters(chapter, parameters or {}),
+                                cwd=str(book),
                                 kernel_name="python3", progress_bar=False)
         except pm.PapermillExecutionError as exc:
             failed = book / "_build" / "failed" / src.name
