@@ -12,7 +12,8 @@ its peak RSS is read from ``os.wait4``. What is measured, on the datasets of
   epoch seconds, the median of ``--epochs`` epochs after one warm-up epoch;
 * each speed lever on its own, with its ratio to plain Keras: op determinism (hwlib with
   the ``PLAIN_KERAS`` engine), ``steps_per_execution`` 1/10/50/200, ``tf.data`` feeding,
-  an evaluation batch of 1000, ``jit_compile``, TensorFlow thread settings, and Keras 3
+  an evaluation batch of 1000, ``jit_compile``, TensorFlow thread settings, TensorFlow's
+  own kernels instead of oneDNN's (``TF_ENABLE_ONEDNN_OPTS=0``), and Keras 3
   on JAX (a separate process with ``KERAS_BACKEND=jax``; needs jax, see ``--install-jax``);
 * equivalence: each lever's final test accuracy against its base (same seed), whether the
   training history is identical, and whether the default engine is bit-identical across
@@ -421,6 +422,12 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
                 out["levers"].append({"dataset": ds, **r["results"][0], "lever": "threads",
                                       "setting": f"intra={intra}, inter={inter}", "base": "plain",
                                       "applied": r["threads"]})
+        if not args.quick:  # TensorFlow's own kernels instead of oneDNN's (other numerics)
+            r = b.worker(f"onednn-off-{ds}", "fit", {**spec, "kind": "plain", "variants": [
+                {"label": "plain Keras, TF_ENABLE_ONEDNN_OPTS=0"}]}, env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"})
+            if r:
+                out["levers"].append({"dataset": ds, **r["results"][0], "lever": "oneDNN off",
+                                      "setting": "TF_ENABLE_ONEDNN_OPTS=0", "base": "plain"})
         if args.no_jax or args.quick:
             out["equivalence"].setdefault("jax", "skipped (--no-jax or --quick)")
             continue
