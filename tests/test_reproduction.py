@@ -258,3 +258,13 @@ def test_glue_all_glues_numpy_scalars_as_plain_numbers(monkeypatch):
     report.glue_all("x", {"a": np.float64(95.26), "b": np.int64(3), "c": "text"})
     assert glued == {"x_a": 95.26, "x_b": 3, "x_c": "text"}
     assert type(glued["x_a"]) is float and type(glued["x_b"]) is int
+
+
+def test_collapsed_runs_are_the_ones_at_chance_level():
+    runs = {"cifar10-l2-tuned": [fake_run("cifar10-l2-tuned", 0, 0.59, train_acc=0.61),
+                                 fake_run("cifar10-l2-tuned", 1, 0.10, train_acc=0.0976)],
+            "cifar10-l2": [fake_run("cifar10-l2", 0, 0.105, train_acc=0.30)]}  # test low, but it learned
+    found = R.collapsed(runs)
+    assert found == [("cifar10-l2-tuned", 1, 0.10)]
+    assert R.collapsed_text(found) == "cifar10-l2-tuned seed 1 (test accuracy 10.00%)"
+    assert R.collapsed_text([]) == "none of the runs"

@@ -194,6 +194,30 @@ def values(runs: Sequence[Any], metric: str) -> dict[int, float]:
     return out
 
 
+CHANCE_MARGIN = 0.01  # a run within 1 point of chance accuracy (train and test) never learned
+
+
+def collapsed(runs: Mapping[str, Sequence[Any]], n_classes: int = 10) -> list[tuple[str, int, float]]:
+    """Runs that ended at chance level, ``(experiment, seed, test accuracy)``: final training
+    and test accuracy both within :data:`CHANCE_MARGIN` of ``1 / n_classes`` (a network that
+    died early, e.g. every ReLU switched off, and predicts one class)."""
+    chance = 1.0 / n_classes
+    out = []
+    for name, rs in runs.items():
+        for r in rs:
+            m = r.metrics
+            if max(m["test_accuracy"], m["train_accuracy"]) <= chance + CHANCE_MARGIN:
+                out.append((name, r.experiment.train.seed, float(m["test_accuracy"])))
+    return out
+
+
+def collapsed_text(found: Sequence[tuple[str, int, float]]) -> str:
+    """:func:`collapsed` in words, for the prose."""
+    if not found:
+        return "none of the runs"
+    return "; ".join(f"{name} seed {seed} (test accuracy {100 * acc:.2f}%)" for name, seed, acc in found)
+
+
 def _scale(metric: str) -> float:
     return 1.0 if metric == "loss" else 100.0
 
