@@ -99,6 +99,13 @@ def test_verdict_rule(value, same_rank, verdict):
     assert R.verdict_for(value, 97.5, 98.5, same_rank) == verdict
 
 
+def test_a_reported_value_inside_a_too_wide_interval_is_inconclusive():
+    # The tuned CIFAR-10 run with one collapsed seed: 38.94 ± 63.8 points.
+    assert R.verdict_for(67.95, -24.86, 102.73, False, 38.94) == "inconclusive"
+    assert R.verdict_for(67.95, 60.0, 70.0, False, 65.0) == "reproduced"  # ± 5 of 65: informative
+    assert R.verdict_for(67.95, 30.0, 60.0, True, 45.0) == "close"  # outside: the width does not matter
+
+
 def test_verdict_needs_an_interval():
     with pytest.raises(ConfigError, match="two seeds"):
         R.verdict_for(98.0, math.nan, math.nan, True)
@@ -129,7 +136,7 @@ def test_result_table_means_intervals_ranks_and_verdicts(tmp_path):
     assert b["verdict"] == "close"
     b_loss = df[(df["id"] == "B") & (df["metric"] == "loss")].iloc[0]
     assert (b_loss["rank_reported"], b_loss["rank_ours"]) == (2, 1) and b_loss["verdict"] == "not reproduced"
-    assert R.verdict_counts(df) == {"reproduced": 2, "close": 1, "not reproduced": 1}
+    assert R.verdict_counts(df) == {"reproduced": 2, "inconclusive": 0, "close": 1, "not reproduced": 1}
     shown = R.format_result_table(df, "accuracy")
     assert list(shown["result"]) == ["A", "B"]
     assert shown.loc[0, "ours: mean ± sd [95% CI]"].startswith("98.00 ± 0.10 [97.")
@@ -264,7 +271,8 @@ def test_collapsed_runs_are_the_ones_at_chance_level():
     runs = {"cifar10-l2-tuned": [fake_run("cifar10-l2-tuned", 0, 0.59, train_acc=0.61),
                                  fake_run("cifar10-l2-tuned", 1, 0.10, train_acc=0.0976)],
             "cifar10-l2": [fake_run("cifar10-l2", 0, 0.105, train_acc=0.30)]}  # test low, but it learned
+    runs["again"] = runs["cifar10-l2-tuned"]  # the same runs under another name count once
     found = R.collapsed(runs)
-    assert found == [("cifar10-l2-tuned", 1, 0.10)]
+    assert found == [("cifar10-l2-tuned", 1, 0.10)] and R.unique_runs(runs) == 3
     assert R.collapsed_text(found) == "cifar10-l2-tuned seed 1 (test accuracy 10.00%)"
     assert R.collapsed_text([]) == "none of the runs"

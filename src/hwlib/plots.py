@@ -285,6 +285,10 @@ def reproduction_intervals(results: pd.DataFrame, metric: str = "accuracy") -> F
                     fmt="o", color=ours_color, capsize=3, label="ours: mean and 95% CI over seeds")
         ax.scatter(part["reported"], y, marker="x", s=40, color=reported_color, zorder=3, label="reported")
         ax.set_yticks(y, [f"{i} {e}" for i, e in zip(part["id"], part["experiment"])])
+        if metric == "accuracy":  # an interval may reach past 0-100 %: show the possible range only
+            shown = pd.concat([part["reported"], part["ci_low"].clip(lower=0), part["ci_high"].clip(upper=100)])
+            pad = 0.05 * (shown.max() - shown.min()) or 1.0
+            ax.set_xlim(max(0.0, shown.min() - pad), min(100.0, shown.max() + pad))
         ax.set_title(dataset)
         ax.grid(axis="y", visible=False)
     axes[-1].set_xlabel("test loss" if metric == "loss" else "test accuracy (%)")

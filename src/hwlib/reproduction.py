@@ -7,7 +7,10 @@ into the Reproduction chapter's tables and verdicts.
 Numbers (:func:`result_table`). For each reported test accuracy and test loss:
 
 - **reproduced** — the reported value lies inside the 95 % Student-t confidence interval of
-  our mean over the seeds;
+  our mean over the seeds, and that interval is informative: its half-width is at most
+  :data:`MAX_RELATIVE_HALF_WIDTH` of our mean;
+- **inconclusive** — it lies inside an interval wider than that (the seeds disagree too much,
+  e.g. one run never learned, to confirm anything);
 - **close** — it lies outside, but it keeps its rank: ranked within its group (the rows of
   the report's table, or a base run and its L2 variants) by that metric, the configuration
   takes the same place by the report's numbers as by our means;
@@ -37,9 +40,10 @@ from hwlib.stats import holm, paired_test, summarize
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
+MAX_RELATIVE_HALF_WIDTH = 0.25  # an interval of mean ± more than 25% of the mean decides nothing
 METRICS = {"accuracy": "test_accuracy", "loss": "test_loss"}  # reported name -> metrics.json key
 HIGHER_IS_BETTER = {"accuracy": True, "loss": False}
-VERDICTS = ("reproduced", "close", "not reproduced")
+VERDICTS = ("reproduced", "inconclusive", "close", "not reproduced")
 CLAIM_VERDICTS = ("supported", "not shown", "contradicted")
 
 
@@ -202,13 +206,21 @@ def collapsed(runs: Mapping[str, Sequence[Any]], n_classes: int = 10) -> list[tu
     and test accuracy both within :data:`CHANCE_MARGIN` of ``1 / n_classes`` (a network that
     died early, e.g. every ReLU switched off, and predicts one class)."""
     chance = 1.0 / n_classes
-    out = []
+    out, seen = [], set()
     for name, rs in runs.items():
         for r in rs:
+            if r.key in seen:  # an experiment that is another's run (mnist-base is mnist-k5s1-same)
+                continue
+            seen.add(r.key)
             m = r.metrics
             if max(m["test_accuracy"], m["train_accuracy"]) <= chance + CHANCE_MARGIN:
                 out.append((name, r.experiment.train.seed, float(m["test_accuracy"])))
     return out
+
+
+def unique_runs(runs: Mapping[str, Sequence[Any]]) -> int:
+    """How many distinct runs (keys) ``runs`` holds."""
+    return len({r.key for rs in runs.values() for r in rs})
 
 
 def collapsed_text(found: Sequence[tuple[str, int, float]]) -> str:
@@ -252,7 +264,7 @@ def result_table(reported: Reported, runs: Mapping[str, Sequence[Any]],
                              HIGHER_IS_BETTER[metric])[r.id]
             our_rank = _rank(group, {g: means[g].mean for g in group}, HIGHER_IS_BETTER[metric])[r.id]
             s, value = means[r.id], getattr(r, metric)
-            verdict = verdict_for(value, s.ci_low, s.ci_high, rep_rank == our_rank)
+            verdict = verdict_for(value, s.ci_low, s.ci_high, rep_rank == our_rank, s.mean)
             rows.append({
                 "id": r.id, "source": r.source, "experiment": r.experiment,
                 "dataset": E.EXPERIMENTS[r.experiment].dataset, "group": r.group, "metric": metric,
@@ -266,12 +278,16 @@ def result_table(reported: Reported, runs: Mapping[str, Sequence[Any]],
     return df.sort_values(["_order", "metric"], kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
-def verdict_for(value: float, ci_low: float, ci_high: float, same_rank: bool) -> str:
-    """The rule of the module docstring: inside the interval, else same rank, else neither."""
+def verdict_for(value: float, ci_low: float, ci_high: float, same_rank: bool, mean: float | None = None) -> str:
+    """The rule of the module docstring: inside an informative interval, inside a too wide
+    one, outside but with the same rank, or none of these. ``mean``: our mean (default: the
+    interval's centre)."""
     if math.isnan(ci_low) or math.isnan(ci_high):
         raise ConfigError("A verdict needs a confidence interval: train at least two seeds.")
     if ci_low <= value <= ci_high:
-        return "reproduced"
+        centre = (ci_low + ci_high) / 2 if mean is None else mean
+        wide = (ci_high - ci_low) / 2 > MAX_RELATIVE_HALF_WIDTH * abs(centre)
+        return "inconclusive" if wide else "reproduced"
     return "close" if same_rank else "not reproduced"
 
 
