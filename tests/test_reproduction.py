@@ -230,6 +230,7 @@ def test_histories_and_band_figure_and_provenance_of_several_runs():
     line = report.provenance(many)
     assert line.startswith("14 runs of 7 experiments, seeds 0–1 · run-set ") and "data ffff" in line
     assert report.provenance(list(reversed(many))) == line  # the digest ignores order
+    assert report.provenance(many + many[:3]) == line  # a run listed twice counts once
     image = report.show(plots.learning_curves(None, band=h), runs)
     assert image.data[:4] == b"\x89PNG"
 

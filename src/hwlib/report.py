@@ -152,6 +152,7 @@ def provenance(run: Any) -> str:
     experiment with its seeds and run keys, and the data and code they share.
     """
     runs = list(run) if isinstance(run, (list, tuple)) else [run]
+    runs = list({r.key: r for r in runs}.values())  # one run may stand for two experiments
     if not runs:
         raise ValueError("provenance() needs at least one run.")
     commits = sorted({(r.provenance.get("git") or {}).get("commit", "")[:8] for r in runs} - {""})
