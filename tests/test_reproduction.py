@@ -277,3 +277,11 @@ def test_collapsed_runs_are_the_ones_at_chance_level():
     assert found == [("cifar10-l2-tuned", 1, 0.10)] and R.unique_runs(runs) == 3
     assert R.collapsed_text(found) == "cifar10-l2-tuned seed 1 (test accuracy 10.00%)"
     assert R.collapsed_text([]) == "none of the runs"
+
+
+def test_keeps_weights_only_where_figures_need_them_and_seed_0_of_a_study():
+    base, sweep = E.get("mnist-base"), E.get("mnist-k3s2-same")
+    assert E.keeps_weights(base, several_seeds=False) and not E.keeps_weights(sweep, several_seeds=False)
+    assert E.keeps_weights(base.with_overrides({"seed": 3}), several_seeds=False)  # a single run, any seed
+    assert not E.keeps_weights(base.with_overrides({"seed": 3}), several_seeds=True)
+    assert E.keeps_weights(base, several_seeds=True)

@@ -206,7 +206,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from hwlib import experiments, tables
 
     # Weights only where the figures need them: the usual run (seed 0) of those experiments.
-    jobs = [(v, e.name in experiments.NEEDS_WEIGHTS and (args.seeds == 1 or v.train.seed == 0))
+    jobs = [(v, experiments.keeps_weights(v, args.seeds > 1))
             for e in experiments.sweep(args.dataset) for v in _with_seeds(_prepare(e.name, args), args)]
     runs = _run_many(jobs, args)
     if args.seeds > 1:
@@ -220,7 +220,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from hwlib import experiments
 
-    jobs = [(v, name in experiments.NEEDS_WEIGHTS and (args.seeds == 1 or v.train.seed == 0))
+    jobs = [(v, experiments.keeps_weights(v, args.seeds > 1))
             for name in experiments.EXPERIMENTS for v in _with_seeds(_prepare(name, args), args)]
     runs = _run_many(jobs, args, on_run=lambda r: _print(_result_line(r, seed=args.seeds > 1)))
     if args.seeds > 1:

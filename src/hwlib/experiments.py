@@ -82,6 +82,12 @@ SWEEPS: dict[str, tuple[str, ...]] = {
 NEEDS_WEIGHTS = frozenset({"mnist-base", "mnist-l2", "cifar10-base", "cifar10-l2", "cifar10-l2-tuned"})
 
 
+def keeps_weights(exp: Experiment, several_seeds: bool) -> bool:
+    """Whether a run of ``exp`` stores its weights: only experiments the figures need, and
+    in a study over several seeds only their seed 0 (the run the figures show)."""
+    return exp.name in NEEDS_WEIGHTS and (not several_seeds or exp.train.seed == 0)
+
+
 def get(name: str) -> Experiment:
     """The experiment called ``name``; a :class:`ConfigError` lists the known names."""
     try:

@@ -107,9 +107,9 @@ class Settings:
             raise ConfigError(f"This chapter trains seeds 0..N-1 itself; leave seed at 0 (got {self.seed}) "
                               "and set the number of seeds instead.")
         store = RunStore(self.store)
-        return [run(self.experiment(name).with_overrides({"seed": s}), store,
-                    weights=name in E.NEEDS_WEIGHTS and s == 0, data_dir=self.data_dir, train=self.train)
-                for s in seed_list(seeds)]
+        exps = [self.experiment(name).with_overrides({"seed": s}) for s in seed_list(seeds)]
+        return [run(exp, store, weights=E.keeps_weights(exp, several_seeds=True), data_dir=self.data_dir,
+                    train=self.train) for exp in exps]
 
     def data(self, name: str):
         """The dataset (with the experiment's subset) that experiment ``name`` uses."""
@@ -381,10 +381,12 @@ def example_findings(y_true: Any, proba: Any, class_names: tuple[str, ...]) -> d
 
 
 def glue_all(prefix: str, values: dict[str, Any]) -> None:
-    """Glue every value as ``{prefix}_{name}`` (not displayed) for the chapter's prose."""
+    """Glue every value as ``{prefix}_{name}`` (not displayed) for the chapter's prose; a
+    space in a name becomes ``_`` (a glue key is one word in the prose's roles)."""
     from myst_nb import glue
 
     for name, value in values.items():
+        name = name.replace(" ", "_")
         if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
             value = value.item()  # a NumPy scalar glues as 'np.float64(...)', which no format spec reads
         glue(f"{prefix}_{name}", value, display=False)

@@ -36,7 +36,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from hwlib import experiments as E
 from hwlib.errors import ConfigError
-from hwlib.stats import holm, paired_test, summarize
+from hwlib.stats import by_seed, holm, paired_test, summarize
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
@@ -45,6 +45,7 @@ METRICS = {"accuracy": "test_accuracy", "loss": "test_loss"}  # reported name ->
 HIGHER_IS_BETTER = {"accuracy": True, "loss": False}
 VERDICTS = ("reproduced", "inconclusive", "close", "not reproduced")
 CLAIM_VERDICTS = ("supported", "not shown", "contradicted")
+OUTCOMES = ("confirmed", "reversed", "not significant")  # of one paired comparison
 
 
 # ---------------------------------------------------------------------------------------
@@ -93,6 +94,10 @@ class Reported:
 
     def group(self, name: str) -> list[Result]:
         return [r for r in self.results if r.group == name]
+
+    def ranked(self, name: str) -> list[Result]:
+        """A group's results from the best to the worst reported accuracy (the report's order)."""
+        return sorted(self.group(name), key=lambda r: -r.accuracy)
 
 
 def default_path() -> Path:
@@ -190,18 +195,19 @@ def collect(settings: Any, reported: Reported, seeds: Mapping[str, int]) -> dict
 
 
 def values(runs: Sequence[Any], metric: str) -> dict[int, float]:
-    """``{seed: value}`` of a metrics.json key, or of ``gap`` (train - test accuracy)."""
-    out = {}
-    for r in runs:
-        m = r.metrics
-        out[r.experiment.train.seed] = (m["train_accuracy"] - m["test_accuracy"] if metric == "gap" else m[metric])
-    return out
+    """``{seed: value}`` of a metrics.json key (:func:`hwlib.stats.by_seed`), or of ``gap``
+    (train - test accuracy)."""
+    if metric == "gap":
+        train, test = by_seed(runs, "train_accuracy"), by_seed(runs, "test_accuracy")
+        return {seed: train[seed] - test[seed] for seed in train}
+    return by_seed(runs, metric)
 
 
+N_CLASSES = 10  # MNIST and CIFAR-10 alike
 CHANCE_MARGIN = 0.01  # a run within 1 point of chance accuracy (train and test) never learned
 
 
-def collapsed(runs: Mapping[str, Sequence[Any]], n_classes: int = 10) -> list[tuple[str, int, float]]:
+def collapsed(runs: Mapping[str, Sequence[Any]], n_classes: int = N_CLASSES) -> list[tuple[str, int, float]]:
     """Runs that ended at chance level, ``(experiment, seed, test accuracy)``: final training
     and test accuracy both within :data:`CHANCE_MARGIN` of ``1 / n_classes`` (a network that
     died early, e.g. every ReLU switched off, and predicts one class)."""
@@ -230,8 +236,9 @@ def collapsed_text(found: Sequence[tuple[str, int, float]]) -> str:
     return "; ".join(f"{name} seed {seed} (test accuracy {100 * acc:.2f}%)" for name, seed, acc in found)
 
 
-def _scale(metric: str) -> float:
-    return 1.0 if metric == "loss" else 100.0
+def _scale(key: str) -> float:
+    """Losses as they are; accuracies and gaps in percent."""
+    return 1.0 if key == "test_loss" else 100.0
 
 
 def _rank(ids: Sequence[str], score: Mapping[str, float], higher_better: bool) -> dict[str, int]:
@@ -252,7 +259,7 @@ def result_table(reported: Reported, runs: Mapping[str, Sequence[Any]],
 
     rows = []
     for metric, key in METRICS.items():
-        scale = _scale(metric)
+        scale = _scale(key)
         means = {}
         for r in reported.results:
             if not runs.get(r.experiment):
@@ -313,10 +320,15 @@ def format_result_table(df: Any, metric: str) -> Any:
     }).reset_index(drop=True)
 
 
+def tally(values: Any, labels: Sequence[str]) -> dict[str, int]:
+    """How many of ``values`` (a Series) are each of ``labels`` (every label present, 0 if none)."""
+    counts = values.value_counts()
+    return {label: int(counts.get(label, 0)) for label in labels}
+
+
 def verdict_counts(df: Any) -> dict[str, int]:
-    """How many rows of a result table got each verdict (every verdict present, 0 if none)."""
-    counts = df["verdict"].value_counts()
-    return {v: int(counts.get(v, 0)) for v in VERDICTS}
+    """How many rows of a result table got each verdict."""
+    return tally(df["verdict"], VERDICTS)
 
 
 # ---------------------------------------------------------------------------------------
@@ -347,7 +359,7 @@ class Comparison:
 
 def compare(runs: Mapping[str, Sequence[Any]], a: str, b: str, metric: str = "test_accuracy") -> Comparison:
     """Paired t-test of ``a - b`` over the seeds both have (accuracy-like metrics in points)."""
-    scale = 1.0 if metric == "test_loss" else 100.0
+    scale = _scale(metric)
     va, vb = values(runs[a], metric), values(runs[b], metric)
     common = sorted(set(va) & set(vb))
     t = paired_test({s: scale * va[s] for s in common}, {s: scale * vb[s] for s in common}, CONFIDENCE)
@@ -372,7 +384,7 @@ def pairwise_table(reported: Reported, group: str, runs: Mapping[str, Sequence[A
     group's pairs), and whether our seeds confirm, reverse or cannot tell the report's order."""
     import pandas as pd
 
-    rows = sorted(reported.group(group), key=lambda r: -r.accuracy)
+    rows = reported.ranked(group)
     comps = _with_holm([compare(runs, x.experiment, y.experiment) for x, y in itertools.combinations(rows, 2)])
     return pd.DataFrame([{
         "better in the report": c.a, "worse in the report": c.b, "seeds": c.n,
@@ -401,7 +413,7 @@ def _p(p: float) -> str:
 
 def _check_ranking(reported: Reported, params: Mapping[str, str], runs) -> list[Comparison]:
     """Each configuration beats the next one down the report's table (adjacent pairs)."""
-    rows = sorted(reported.group(params["group"]), key=lambda r: -r.accuracy)
+    rows = reported.ranked(params["group"])
     return [compare(runs, x.experiment, y.experiment) for x, y in zip(rows, rows[1:])]
 
 
