@@ -70,9 +70,9 @@ def test_unwritable_store_fails_before_training(tmp_path):
         RunStore(blocker / "store").begin("k")
 
 
-def test_run_key_covers_config_data_and_code():
-    k = run_key({"a": 1}, "fp", "1")
+def test_run_key_covers_config_data_code_and_runtime():
+    k = run_key({"a": 1}, "fp", "1", {"threads": 1})
     assert len(k) == 16
-    assert k == run_key({"a": 1}, "fp", "1")
-    assert len({k, run_key({"a": 2}, "fp", "1"), run_key({"a": 1}, "fp2", "1"),
-                run_key({"a": 1}, "fp", "2")}) == 4
+    assert k == run_key({"a": 1}, "fp", "1", {"threads": 1})
+    assert len({k, run_key({"a": 2}, "fp", "1", {"threads": 1}), run_key({"a": 1}, "fp2", "1", {"threads": 1}),
+                run_key({"a": 1}, "fp", "2", {"threads": 1}), run_key({"a": 1}, "fp", "1", {"threads": 2})}) == 5

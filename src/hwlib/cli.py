@@ -13,6 +13,8 @@ from typing import Sequence
 
 from hwlib import __version__
 from hwlib.errors import HwlibError
+from hwlib.experiments import DEFAULT_VARIANT, PROFILES, SWEEPS, VARIANT_HELP
+from hwlib.report import CHAPTERS
 
 EPILOG = """\
 environment:
@@ -47,7 +49,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="change a setting (repeatable): epochs, n_train, n_test, learning_rate (lr), "
                         "batch_size, seed, kernel, stride, padding, filters, l2, l2_layers, or a "
                         "dotted path like model.convs.0.kernel; the variant gets its own key")
-    p.add_argument("--profile", choices=("full", "quick"), default="full",
+    p.add_argument("--profile", choices=PROFILES, default="full",
                    help="full: the homework's settings (default); quick: small subsets, 2 epochs")
     p.add_argument("--force", action="store_true", help="retrain even if the run is stored")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
@@ -55,20 +57,38 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="train every configuration with seeds 0..N-1 (seed 0 is the usual run; each "
                         "seed is a run of its own, stored ones are reused); with N > 1 the results "
                         "show mean ± sd and the 95%% confidence interval over the seeds")
+    p.add_argument("--variant", default=DEFAULT_VARIANT, type=_variant,
+                   help="which reading of the homework: " + "; ".join(
+                       f"{v}: {h}" for v, h in VARIANT_HELP.items()) + f" (default: {DEFAULT_VARIANT})")
+    p.add_argument("--workers", type=_positive("worker processes"), metavar="N",
+                   help="local training processes, each with one TensorFlow thread (default: one per "
+                        "core, at most one per run; 1 trains here, one run after another)")
     p.add_argument("--scheduler", metavar="SPEC",
-                   help="train on a Dask cluster: tcp://HOST:PORT (an existing scheduler; the store "
-                        "and the data must be on a file system shared with the workers) or local:N "
-                        "(N worker processes on this machine); default: here, one run after another")
+                   help="train on a Dask cluster instead: tcp://HOST:PORT (an existing scheduler; the "
+                        "store and the data must be on a file system shared with the workers) or "
+                        "local:N (N Dask worker processes on this machine)")
 
 
-def _seed_count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"the number of seeds must be at least 1, got {n}")
-    return n
+def _positive(what: str):
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"the number of {what} must be at least 1, got {n}")
+        return n
+    return parse
+
+
+_seed_count = _positive("seeds")
+
+
+def _variant(text: str) -> str:
+    if text not in VARIANT_HELP:
+        raise argparse.ArgumentTypeError(
+            f"unknown variant {text!r}; choose " + " or ".join(VARIANT_HELP))
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dataset", choices=("mnist", "cifar10"), action="append",
                        help="check only this dataset (repeatable; default: both)")
 
-    lst = sub.add_parser("list", help="list every experiment of the homework with its key")
-    lst.add_argument("--profile", choices=("full", "quick"), default="full",
+    lst = sub.add_parser("list", help="list every experiment of the homework with its key, under each variant")
+    lst.add_argument("--profile", choices=PROFILES, default="full",
                      help="show the keys of this profile (default: full)")
 
     train = sub.add_parser("train", help="train one experiment (returns at once if stored)")
@@ -97,22 +117,36 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not keep the trained model (metrics and history only)")
 
     sweep = sub.add_parser("sweep", help="run the Table 3 (mnist) or Table 6 (cifar10) sweep")
-    sweep.add_argument("dataset", choices=("mnist", "cifar10"), help="which sweep")
+    sweep.add_argument("dataset", choices=tuple(SWEEPS), help="which sweep")
     _train_args(sweep)
 
     report = sub.add_parser(
         "report", help="execute the book's chapters with papermill (from the run store, training what is missing)")
-    report.add_argument("--profile", choices=("full", "quick"), default="full",
+    report.add_argument("--profile", choices=PROFILES, default="full",
                         help="full: the homework's settings (default); quick: small subsets, 2 epochs")
+    report.add_argument("--variant", type=_variant,
+                        help="the reading of the homework the MNIST and CIFAR-10 chapters show "
+                             f"(default: each chapter's own, {DEFAULT_VARIANT})")
     report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a notebook parameter for every chapter (repeatable), e.g. -p epochs 2 or -p "
                              "cifar10_seeds 5 (Reproduction chapter only); "
                              "values are read as YAML (2, 0.5, null, true)")
-    report.add_argument("--chapter", action="append", choices=("intro", "mnist", "cifar10", "reproduction"),
+    report.add_argument("--chapter", action="append", choices=CHAPTERS,
                         help="execute only this chapter (repeatable; default: all)")
 
     repro = sub.add_parser("reproduce", help="train every experiment of the homework (skips stored runs)")
     _train_args(repro)
+    repro.add_argument("--study", action="store_true",
+                       help="the whole study the book uses: both variants, every seed (5 per MNIST "
+                            "experiment, 3 per CIFAR-10 one, 5 for the tuned L2 run) and the "
+                            "sensitivity runs; --variant, --seeds and --set do not apply")
+
+    store = sub.add_parser("store", help="run-store commands")
+    store_sub = store.add_subparsers(dest="store_command", metavar="SUBCOMMAND", required=True)
+    prune = store_sub.add_parser(
+        "prune", help="list (and with --yes delete) stored runs of an older training-code version")
+    prune.add_argument("--store", metavar="PATH", help="run store folder (default: $HWLIB_STORE, else results/)")
+    prune.add_argument("--yes", action="store_true", help="delete them (without it: only list them)")
     return parser
 
 
@@ -132,23 +166,25 @@ def cmd_list(args: argparse.Namespace) -> int:
     from hwlib import experiments
 
     rows = []
-    for exp in experiments.EXPERIMENTS.values():
-        e = experiments.with_profile(exp, args.profile)
-        rows.append((e.name, e.key(), e.dataset, str(e.train.epochs), e.title))
-    widths = [max(len(r[i]) for r in rows + [("experiment", "config key", "dataset", "epochs", "")])
-              for i in range(4)]
-    head = ("experiment", "config key", "dataset", "epochs", "description")
+    for name, exp in experiments.EXPERIMENTS.items():
+        keys = [experiments.prepare(name, args.profile, v).key() for v in experiments.VARIANTS]
+        rows.append((name, *keys, exp.dataset, str(experiments.with_profile(exp, args.profile).train.epochs),
+                     exp.title))
+    head = ("experiment", *(f"key ({v})" for v in experiments.VARIANTS), "dataset", "epochs", "description")
+    n = len(head) - 1
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(n)]
     for r in [head] + rows:
-        _print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
-    _print(f"\nprofile: {args.profile}. The run-store key also covers the data fingerprint and "
-           "the training-code version.")
+        _print("  ".join(c.ljust(w) for c, w in zip(r[:n], widths)) + "  " + r[n])
+    _print(f"\nprofile: {args.profile}. Variants: " + "; ".join(
+        f"{v}: {h}" for v, h in experiments.VARIANT_HELP.items()) + ". The run-store key also covers "
+        "the data fingerprint, the training-code version and the thread configuration.")
     return 0
 
 
 def _prepare(name: str, args: argparse.Namespace):
     from hwlib import experiments
 
-    exp = experiments.with_profile(experiments.get(name), args.profile)
+    exp = experiments.prepare(name, args.profile, args.variant)
     return exp.with_overrides(args.overrides) if args.overrides else exp
 
 
@@ -170,7 +206,8 @@ def _run_many(jobs: list, args: argparse.Namespace, on_run=None) -> list:
     from hwlib.store import RunStore
 
     return run_all([Task(e, w) for e, w in jobs], RunStore(args.store), scheduler=args.scheduler,
-                   force=args.force, data_dir=args.data_dir, log=_log(args.quiet), on_run=on_run)
+                   workers=args.workers, force=args.force, data_dir=args.data_dir, log=_log(args.quiet),
+                   on_run=on_run)
 
 
 def _seed_tables(runs: list, args: argparse.Namespace, group) -> None:
@@ -218,13 +255,45 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from hwlib import experiments
+    import time
 
-    jobs = [(v, experiments.keeps_weights(v, args.seeds > 1))
-            for name in experiments.EXPERIMENTS for v in _with_seeds(_prepare(name, args), args)]
-    runs = _run_many(jobs, args, on_run=lambda r: _print(_result_line(r, seed=args.seeds > 1)))
+    from hwlib import experiments, progress
+    from hwlib.errors import ConfigError
+
+    t0 = time.monotonic()
+    if args.study:
+        if args.overrides or args.seeds != 1:
+            raise ConfigError("--study trains the book's whole study as it is defined: leave out --set and --seeds.")
+        jobs = experiments.study(args.profile)
+    else:
+        jobs = [(v, experiments.keeps_weights(v, args.seeds > 1))
+                for name in experiments.EXPERIMENTS for v in _with_seeds(_prepare(name, args), args)]
+    runs = _run_many(jobs, args, on_run=lambda r: _print(_result_line(r, seed=True)))
     if args.seeds > 1:
         _seed_tables(runs, args, group=lambda r: r.experiment.dataset)
+    trained = sum(r.trained for r in runs)
+    _print(f"\n{len(runs)} runs ({len({r.key for r in runs})} distinct): {trained} trained, "
+           f"{len(runs) - trained} from the store; {progress.duration(time.monotonic() - t0)} in all.")
+    return 0
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    from hwlib import store as hwstore
+    from hwlib.train import TRAIN_CODE_VERSION
+
+    s = hwstore.RunStore(args.store)
+    old = s.superseded(TRAIN_CODE_VERSION)
+    if not old:
+        _print(f"Every run in {s.root} was trained by training-code version {TRAIN_CODE_VERSION}: nothing to prune.")
+        return 0
+    for key, name, version in old:
+        _print(f"{'deleting' if args.yes else 'would delete'} {key}  {name}  (training-code version {version})")
+    if args.yes:
+        s.delete([key for key, _, _ in old])
+        _print(f"Deleted {len(old)} run(s) of older training-code versions from {s.root}.")
+    else:
+        _print(f"\n{len(old)} run(s) of older training-code versions (this code: {TRAIN_CODE_VERSION}). "
+               "Run `hwlib store prune --yes` to delete them.")
     return 0
 
 
@@ -234,6 +303,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hwlib import report
 
     params = {"profile": args.profile}
+    if args.variant:
+        params["variant"] = args.variant
     for name, value in args.parameter:
         try:
             params[name] = yaml.safe_load(value)
@@ -246,7 +317,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "report": cmd_report, "train": cmd_train, "sweep": cmd_sweep, "reproduce": cmd_reproduce}
+COMMANDS = {"list": cmd_list, "report": cmd_report, "train": cmd_train, "sweep": cmd_sweep,
+            "reproduce": cmd_reproduce, "store": cmd_store}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,12 @@ DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
     "cifar10": (32, 32, 3),
 }
 PADDINGS = ("same", "valid")
+# How pixels reach the network: "unit" divides the uint8 values by 255 (values in [0, 1]),
+# "raw" keeps them as they are stored (0..255, as float32).
+INPUT_SCALES = ("unit", "raw")
+# Settings left out of a run's key while they hold their default, so that adding a setting
+# does not by itself change the key of the runs that never used it: (section, name) -> default.
+KEY_DEFAULTS: dict[tuple[str, str], Any] = {("train", "input_scale"): "unit"}
 POOL = 2  # max-pooling window and stride after conv1 and conv2
 MAX_SEED = 2**32 - 1  # the largest seed NumPy accepts
 
@@ -68,7 +74,8 @@ class TrainSpec:
 
     ``n_train``/``n_test`` of ``None`` use the whole split; otherwise a stratified,
     deterministic subset chosen with ``data_seed``. ``seed`` drives initialisation and
-    shuffling.
+    shuffling. ``input_scale`` is how pixels reach the network (:data:`INPUT_SCALES`):
+    ``"unit"`` (divided by 255) or ``"raw"`` (0..255, as the original MNIST code ran).
     """
 
     epochs: int = 10
@@ -78,6 +85,7 @@ class TrainSpec:
     n_train: int | None = None
     n_test: int | None = None
     data_seed: int = 0
+    input_scale: str = "unit"
 
 
 @dataclass(frozen=True)
@@ -96,10 +104,14 @@ class Experiment:
 
     # -- identity ---------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:
-        """The part of the config that decides the result (no name/title)."""
+        """The part of the config that decides the result (no name/title), without the
+        settings of :data:`KEY_DEFAULTS` that hold their default."""
         d = self.to_dict()
         d.pop("name")
         d.pop("title")
+        for (section, name), default in KEY_DEFAULTS.items():
+            if d[section].get(name) == default:
+                del d[section][name]
         return d
 
     def key(self) -> str:
@@ -177,7 +189,7 @@ def short_hash(obj: Any, n: int = 12) -> str:
 # ---------------------------------------------------------------------------------------
 # Overrides (`--set name=value`, papermill parameters)
 # ---------------------------------------------------------------------------------------
-TRAIN_ALIASES = {"lr": "learning_rate"}
+TRAIN_ALIASES = {"lr": "learning_rate", "scale": "input_scale"}
 TRAIN_FIELDS = {f.name for f in fields(TrainSpec)}
 CONV_FIELDS = {"kernel", "stride", "padding", "filters"}
 MODEL_FIELDS = {"l2", "l2_layers", "dense", "n_classes"}
@@ -372,6 +384,11 @@ def validate(exp: Experiment) -> Experiment:
     if t.seed > MAX_SEED:  # NumPy (keras.utils.set_random_seed) refuses larger seeds
         raise ConfigError(f"seed must be at most {MAX_SEED} (2**32 - 1), got {t.seed}.")
     _check_int(t.data_seed, "data_seed", minimum=0)
+    if t.input_scale not in INPUT_SCALES:
+        raise ConfigError(
+            f"input_scale {t.input_scale!r} does not exist. Use 'unit' (pixels divided by 255, "
+            "values in [0, 1]) or 'raw' (the stored 0..255 values, as the original MNIST code ran)."
+        )
     _check_int(t.n_train, "n_train", minimum=10, allow_none=True)
     _check_int(t.n_test, "n_test", minimum=10, allow_none=True)
     lr = t.learning_rate

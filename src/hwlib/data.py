@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from hwlib.config import INPUT_SCALES as SCALES
 from hwlib.errors import DataError
 
 DATASETS: tuple[str, ...] = ("mnist", "cifar10")
@@ -120,7 +121,8 @@ _STATS_CHUNK = 2048  # images per chunk when summing pixels
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """One dataset, ready for training: images in [0, 1], NHWC float32, int32 labels.
+    """One dataset, ready for training: float32 NHWC images (in [0, 1], or 0..255 when
+    loaded with ``scale="raw"``), int32 labels.
 
     The arrays are read-only, because :func:`load` shares them between callers.
     ``fingerprint`` identifies the raw data (the same for every file format); a subset
@@ -239,23 +241,27 @@ def load_raw(
     return _read_checked(name, path, _resolve_strict(strict)), path
 
 
-_CACHE: dict[tuple[str, str, bool], tuple[tuple[Any, ...], Dataset]] = {}
-"""Datasets loaded in this process: (name, path, strict) -> (file stamp, dataset)."""
+_CACHE: dict[tuple[str, str, bool, str], tuple[tuple[Any, ...], Dataset]] = {}
+"""Datasets loaded in this process: (name, path, strict, scale) -> (file stamp, dataset)."""
 
 
 def load(
-    name: str, data_dir: str | os.PathLike[str] | None = None, strict: bool | None = None
+    name: str, data_dir: str | os.PathLike[str] | None = None, strict: bool | None = None,
+    scale: str = "unit",
 ) -> Dataset:
     """Load dataset ``name`` ready for training (see :class:`Dataset`).
 
-    Pixels are divided by 255 into float32, MNIST gets a channel axis, labels become
-    int32. The result is cached for the process, keyed by the file's path, size and
-    modification time, so a sweep reads and normalizes each dataset once.
+    Pixels become float32: divided by 255 (``scale="unit"``, values in [0, 1]) or kept as
+    stored (``scale="raw"``, 0..255). MNIST gets a channel axis, labels become int32. The
+    result is cached for the process, keyed by the file's path, size and modification
+    time and the scale, so a sweep reads and normalizes each dataset once.
     """
     _check_name(name)
+    if scale not in SCALES:
+        raise DataError(f"Unknown pixel scale {scale!r}: use one of {', '.join(SCALES)}.")
     strict = _resolve_strict(strict)
     path = locate(name, data_dir)
-    key = (name, str(path), strict)
+    key = (name, str(path), strict, scale)
     stamp = _stamp(path)
     cached = _CACHE.get(key)
     if cached is not None and cached[0] == stamp:
@@ -264,7 +270,8 @@ def load(
     arrays: dict[str, np.ndarray] = {}
     for split in SPLITS:
         x = raw[f"x_{split}"].astype(np.float32)
-        np.divide(x, np.float32(255), out=x)
+        if scale == "unit":
+            np.divide(x, np.float32(255), out=x)
         if x.ndim == 3:
             x = x[..., np.newaxis]
         arrays[f"x_{split}"] = _read_only(x)

@@ -38,7 +38,8 @@ class Settings:
     ``profile``: ``"full"`` (the homework's settings) or ``"quick"`` (small stratified
     subsets, 2 epochs); ``epochs``, ``n_train``, ``n_test``, ``batch_size``: override the
     profile for every experiment of the chapter (``None`` keeps it); ``seed``: the
-    training seed; ``data_dir``/``store``: where the datasets and the run store are
+    training seed; ``variant``: the reading of the homework (``"original"`` or ``"stated"``,
+    see :data:`hwlib.experiments.VARIANTS`); ``data_dir``/``store``: where the datasets and the run store are
     (``None``: the usual look-up); ``train``: train runs missing from the store (``False``
     fails instead, for a build that must only read committed results).
     """
@@ -49,6 +50,7 @@ class Settings:
     n_test: int | None = None
     batch_size: int | None = None
     seed: int = 0
+    variant: str = E.DEFAULT_VARIANT
     data_dir: str | None = None
     store: str | None = None
     train: bool = True
@@ -62,6 +64,9 @@ class Settings:
         s = cls(**params)
         if s.profile not in E.PROFILES:
             raise ConfigError(f"profile must be one of {', '.join(map(repr, E.PROFILES))}, got {s.profile!r}.")
+        if not isinstance(s.variant, str):
+            raise ConfigError(f"variant must be one of {', '.join(map(repr, E.VARIANTS))}, got {s.variant!r}.")
+        E.check_variant(s.variant)
         for name in ("epochs", "n_train", "n_test", "batch_size"):
             _check_optional_int(name, getattr(s, name))
         if isinstance(s.seed, bool) or not isinstance(s.seed, int) or s.seed < 0:
@@ -85,7 +90,7 @@ class Settings:
 
     def experiment(self, name: str) -> Experiment:
         """The experiment ``name`` in this profile, with the overrides applied."""
-        exp = E.with_profile(E.get(name), self.profile)
+        exp = E.prepare(name, self.profile, self.variant)
         return exp.with_overrides(self.overrides()) if self.overrides() else exp
 
     def run(self, name: str):

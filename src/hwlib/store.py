@@ -56,9 +56,13 @@ LOCKS = ".locks"  # <store>/.locks/<key>: per-key training locks (see RunStore.l
 _HELD: set[tuple[str, str]] = set()  # (lock folder, key) held by this process
 
 
-def run_key(config: dict[str, Any], data_fingerprint: str, code_version: str) -> str:
-    """The store key of a run: a hash of what decides its result."""
-    return short_hash({"config": config, "data": data_fingerprint, "code": code_version}, n=16)
+def run_key(config: dict[str, Any], data_fingerprint: str, code_version: str,
+            runtime: dict[str, Any]) -> str:
+    """The store key of a run: a hash of what decides its result (the experiment config,
+    the data, the training-code version, and the engine and thread settings that change a
+    history)."""
+    return short_hash({"config": config, "data": data_fingerprint, "code": code_version,
+                       "runtime": runtime}, n=16)
 
 
 def project_root() -> Path | None:
@@ -172,6 +176,30 @@ class RunStore:
         if not self.runs.is_dir():
             return []
         return sorted(p.name for p in self.runs.iterdir() if p.is_dir() and not p.name.startswith(TMP_PREFIX))
+
+    def superseded(self, code_version: str) -> list[tuple[str, str, str]]:
+        """``(key, name, version)`` of every entry trained by another training-code version
+        (such runs are never found again: the version is part of the key)."""
+        out = []
+        for key in self.keys():
+            try:
+                config = json.loads((self.path(key) / "config.json").read_text())
+                version, name = str(config.get("train_code_version")), str(config.get("name", "?"))
+            except (OSError, ValueError, AttributeError):
+                version, name = "unreadable", "?"
+            if version != code_version:
+                out.append((key, name, version))
+        return out
+
+    def delete(self, keys: list[str]) -> None:
+        """Remove the entries ``keys`` (each one whole: renamed aside, then deleted)."""
+        for key in keys:
+            path = self.path(key)
+            if not path.is_dir():
+                continue
+            aside = self.runs / f"{TMP_PREFIX}{key}-deleted"
+            os.rename(path, aside)
+            shutil.rmtree(aside)
 
     # -- writing ---------------------------------------------------------------------------
     def _check_writable(self) -> None:

@@ -8,24 +8,23 @@ the config, and an evaluation on the test set after every epoch (the report's "t
 curves). Seeds (``keras.utils.set_random_seed``) plus TensorFlow op determinism make a
 rerun of the same key on the same machine bit-identical.
 
-How batches reach the model (:class:`Engine`) is a matter of speed, not of results: the
-same batches in the same order whatever the engine settings, which is why they are not
-part of the key.
+How batches reach the model (:class:`Engine`) is mostly a matter of speed; the engine
+settings that change a run's history (the input pipeline decides the batch order, the
+evaluation batch size the summation order of the test loss, XLA the kernels) are part
+of the run's key with the thread configuration (:meth:`Engine.key_settings`), and
+``steps_per_execution``, which is not, is tested to give bit-identical histories.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import io
 import json
 import os
 import platform
-import random
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,23 +33,28 @@ from typing import Any, Callable
 from hwlib import __version__
 from hwlib.config import Experiment, validate
 from hwlib.errors import ConfigError, StoreError
+from hwlib.runtime import THREADS, catch_interrupts, private_seed_draws, seed_everything
 from hwlib.store import WEIGHTS, Entry, RunStore, run_key
 
-# Bump when a change to this module changes trained weights: every stored run is then
-# trained again (the version is part of the store key).
-TRAIN_CODE_VERSION = "1"
+# Bump when a change to the code that trains (this module, hwlib.models, hwlib.runtime, the
+# pre-processing of hwlib.data) changes trained weights: every stored run is then trained
+# again (the version is part of the store key). tests/test_code_version.py records a hash
+# of each such function and fails when one changes while this stays the same.
+# 2: one intra-op and one inter-op thread per process; the engine's result settings in the key.
+TRAIN_CODE_VERSION = "2"
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy")
 
 
 @dataclass(frozen=True)
 class Engine:
-    """Speed settings of the training loop (they do not change the batches or the math).
+    """How batches reach the model.
 
-    ``steps_per_execution``: batches per compiled call (cuts per-step Python overhead);
-    ``eval_batch_size``: batch size of the per-epoch test evaluation (the mean loss and
-    accuracy do not depend on it beyond float rounding); ``pipeline``: ``"tfdata"`` feeds
-    in-memory tensors through ``tf.data`` with prefetch, ``"numpy"`` hands NumPy arrays to
-    ``model.fit`` as plain Keras does.
+    ``steps_per_execution``: batches per compiled call (cuts per-step Python overhead;
+    the same steps in the same order, so bit-identical histories and not part of the
+    key); ``eval_batch_size``: batch size of the per-epoch test evaluation (changes the
+    test loss in its last digits); ``pipeline``: ``"tfdata"`` feeds in-memory tensors
+    through ``tf.data`` with prefetch, ``"numpy"`` hands NumPy arrays to ``model.fit`` as
+    plain Keras does (another batch order); ``jit_compile``: XLA.
     """
 
     steps_per_execution: int = 1
@@ -58,57 +62,14 @@ class Engine:
     pipeline: str = "numpy"
     jit_compile: bool = False
 
+    def key_settings(self) -> dict[str, Any]:
+        """What of the engine and the runtime decides a run's history: part of its key."""
+        return {"pipeline": self.pipeline, "eval_batch_size": self.eval_batch_size,
+                "jit_compile": self.jit_compile, "threads": dict(THREADS)}
+
 
 PLAIN_KERAS = Engine()
 DEFAULT_ENGINE = Engine(steps_per_execution=50, eval_batch_size=1000, pipeline="tfdata")
-
-_DETERMINISM_ON = False
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy, TensorFlow and Keras, with deterministic TF ops."""
-    global _DETERMINISM_ON
-    import keras
-    import tensorflow as tf
-
-    keras.backend.clear_session()
-    if not _DETERMINISM_ON:
-        tf.config.experimental.enable_op_determinism()
-        _DETERMINISM_ON = True
-    keras.utils.set_random_seed(seed)
-
-
-_THREAD_RNG = threading.local()
-
-
-class _SeedDraws:
-    """Stands in for the ``random`` module inside Keras' ``seed_generator``: within
-    :func:`private_seed_draws` the calling thread draws from its own generator, elsewhere
-    (and in every other thread) from the global one, as before."""
-
-    def __getattr__(self, name: str) -> Any:
-        rng = getattr(_THREAD_RNG, "rng", None)
-        return getattr(rng if rng is not None else random, name)
-
-
-@contextlib.contextmanager
-def private_seed_draws(seed: int):
-    """Keras draws the seed of every unseeded initializer from Python's global ``random``,
-    which other threads of the process also use (a Dask worker's event loop, a kernel's
-    heartbeat): the initial weights would depend on their timing. Inside, this thread's
-    draws come from ``random.Random(seed)``, the sequence that ``random.seed(seed)`` gives a
-    single-threaded process (the initializers are the only draws during a fit), so the
-    weights are the same as before, in any process."""
-    from keras.src.random import seed_generator
-
-    if not isinstance(seed_generator.python_random, _SeedDraws):
-        seed_generator.python_random = _SeedDraws()
-    previous = getattr(_THREAD_RNG, "rng", None)
-    _THREAD_RNG.rng = random.Random(seed)
-    try:
-        yield
-    finally:
-        _THREAD_RNG.rng = previous
 
 
 def compile_model(model: Any, exp: Experiment, engine: Engine) -> Any:
@@ -124,10 +85,12 @@ def compile_model(model: Any, exp: Experiment, engine: Engine) -> Any:
     return model
 
 
-def epoch_timer(epochs: int, log: Callable[[str], None] | None = None) -> Any:
+def epoch_timer(epochs: int, log: Callable[[str], None] | None = None,
+                on_epoch: Callable[[], None] | None = None) -> Any:
     """A Keras callback that records the seconds of each epoch (training + test evaluation)
-    in ``.seconds`` and, with ``log``, reports each epoch in one line."""
-    return _epoch_timer_class()(epochs, log)
+    in ``.seconds``, with ``log`` reports each epoch in one line, and calls ``on_epoch``
+    after each (which may raise to stop training)."""
+    return _epoch_timer_class()(epochs, log, on_epoch)
 
 
 @functools.cache
@@ -135,9 +98,10 @@ def _epoch_timer_class() -> type:
     import keras  # here, not at module import: `import hwlib.train` stays free of TensorFlow
 
     class EpochTimer(keras.callbacks.Callback):
-        def __init__(self, epochs: int, log: Callable[[str], None] | None):
+        def __init__(self, epochs: int, log: Callable[[str], None] | None,
+                     on_epoch: Callable[[], None] | None):
             super().__init__()
-            self.epochs, self.log, self.seconds = epochs, log, []
+            self.epochs, self.log, self.on_epoch, self.seconds = epochs, log, on_epoch, []
 
         def on_epoch_begin(self, epoch, logs=None):
             self._t0 = time.perf_counter()
@@ -153,6 +117,8 @@ def _epoch_timer_class() -> type:
                     f"{logs.get('val_loss', float('nan')):.4f}  test_acc "
                     f"{logs.get('val_accuracy', float('nan')):.4f}  ({dt:.1f} s)"
                 )
+            if self.on_epoch:
+                self.on_epoch()
 
     return EpochTimer
 
@@ -174,11 +140,13 @@ def training_batches(x: Any, y: Any, batch_size: int, seed: int) -> Any:
 
 
 def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
-        log: Callable[[str], None] | None = None) -> tuple[Any, Any, list[float]]:
-    """Train ``exp`` on ``data`` (a :class:`hwlib.data.Dataset`, already subset).
+        log: Callable[[str], None] | None = None,
+        on_epoch: Callable[[], None] | None = None) -> tuple[Any, Any, list[float]]:
+    """Train ``exp`` on ``data`` (a :class:`hwlib.data.Dataset`, already subset and
+    scaled as ``exp.train.input_scale`` says, see :func:`load_data`).
 
     Returns the trained model, the history DataFrame (:data:`HISTORY_COLUMNS`) and the
-    seconds of each epoch.
+    seconds of each epoch. ``on_epoch`` is called after every epoch (it may raise).
     """
     import pandas as pd
 
@@ -189,7 +157,7 @@ def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
     seed_everything(t.seed)
     with private_seed_draws(t.seed):  # the seed's initial weights, whatever other threads do
         model = compile_model(build_experiment(exp), exp, engine)
-    timer = epoch_timer(t.epochs, log)
+    timer = epoch_timer(t.epochs, log, on_epoch)
     if engine.pipeline == "tfdata":
         import tensorflow as tf
 
@@ -319,18 +287,39 @@ class Run:
 
 
 def load_data(exp: Experiment, data_dir: str | os.PathLike | None = None):
-    """The dataset of ``exp``, with its subset (``n_train``/``n_test``) applied."""
+    """The dataset of ``exp``: pixels scaled as ``input_scale`` says, with its subset
+    (``n_train``/``n_test``) applied."""
     from hwlib import data as hwdata
 
-    ds = hwdata.load(exp.dataset, data_dir)
+    ds = hwdata.load(exp.dataset, data_dir, scale=exp.train.input_scale)
     t = exp.train
     if t.n_train is None and t.n_test is None:
         return ds
     return ds.subset(t.n_train, t.n_test, seed=t.data_seed)
 
 
-def key_for(exp: Experiment, data_fingerprint: str) -> str:
-    return run_key(exp.config_dict(), data_fingerprint, TRAIN_CODE_VERSION)
+def key_for(exp: Experiment, data_fingerprint: str, engine: Engine = DEFAULT_ENGINE) -> str:
+    """The store key of ``exp`` trained by ``engine`` on the data ``data_fingerprint``."""
+    return run_key(exp.config_dict(), data_fingerprint, TRAIN_CODE_VERSION, engine.key_settings())
+
+
+def _stored(exp: Experiment, key: str, store: RunStore, weights: bool,
+            log: Callable[[str], None] | None) -> Run | None:
+    entry = store.get(key, need_weights=weights)
+    if entry is None:
+        return None
+    if log:
+        log(f"{exp.name}: stored run {key} found in {store.root}")
+    return Run(exp, key, entry)
+
+
+def find(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, weights: bool = True,
+         data_dir: str | os.PathLike | None = None, engine: Engine = DEFAULT_ENGINE,
+         log: Callable[[str], None] | None = None) -> Run | None:
+    """The stored run of ``exp`` (with weights if ``weights``), or ``None``: never trains."""
+    validate(exp)
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    return _stored(exp, key_for(exp, load_data(exp, data_dir).fingerprint, engine), store, weights, log)
 
 
 def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, force: bool = False,
@@ -352,13 +341,11 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
     _git_commit()  # record the commit of the code this process runs, before it trains
     store = store if isinstance(store, RunStore) else RunStore(store)
     data = load_data(exp, data_dir)
-    key = key_for(exp, data.fingerprint)
+    key = key_for(exp, data.fingerprint, engine)
     if not force:
-        entry = store.get(key, need_weights=weights)
-        if entry is not None:
-            if log:
-                log(f"{exp.name}: stored run {key} found in {store.root}")
-            return Run(exp, key, entry)
+        found = _stored(exp, key, store, weights, log)
+        if found is not None:
+            return found
     if not train or os.environ.get("HWLIB_NO_TRAIN") == "1":
         raise StoreError(
             f"{exp.name} (key {key}) is not in the run store {store.root}, and training is off "
@@ -367,7 +354,7 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
         )
     on_wait = (lambda: log(f"{exp.name}: run {key} is being trained by another process; "
                            "waiting for it")) if log else None
-    with store.lock(key, on_wait=on_wait):  # fails fast on an unwritable store
+    with store.lock(key, on_wait=on_wait), catch_interrupts() as interrupts:  # lock fails fast on an unwritable store
         if not force:  # trained by another process while this one waited?
             entry = store.get(key, need_weights=weights)
             if entry is not None:
@@ -381,9 +368,10 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
                 log(f"{exp.name}: training run {key} ({exp.train.epochs} epochs, "
                     f"{len(data.y_train)} training images)")
             t0 = time.perf_counter()
-            model, history, seconds = fit(exp, data, engine, log)
+            model, history, seconds = fit(exp, data, engine, log, on_epoch=interrupts.check)
             wall = time.perf_counter() - t0
             _write_entry(tmp, exp, key, data, model, history, seconds, wall, weights, engine)
+            interrupts.check()  # a Ctrl-C whose exception was swallowed on the way: no entry
             entry = store.commit(key, tmp)
         except BaseException:
             store.abort(tmp)
@@ -395,7 +383,8 @@ def _write_entry(tmp: Path, exp: Experiment, key: str, data: Any, model: Any, hi
                  seconds: list[float], wall: float, weights: bool, engine: Engine) -> None:
     last = history.iloc[-1]
     config = {"key": key, "name": exp.name, "experiment": exp.to_dict(),
-              "data_fingerprint": data.fingerprint, "train_code_version": TRAIN_CODE_VERSION}
+              "data_fingerprint": data.fingerprint, "train_code_version": TRAIN_CODE_VERSION,
+              "runtime": engine.key_settings()}
     metrics = {
         "test_loss": float(last["test_loss"]), "test_accuracy": float(last["test_accuracy"]),
         "train_loss": float(last["loss"]), "train_accuracy": float(last["accuracy"]),
