@@ -39,6 +39,8 @@ import yaml
 
 from hwlib.inventory import INVENTORY
 
+from conftest import unless
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = Path(os.environ.get("HWLIB_BOOK_DIR") or ROOT / "book").resolve()
 CHROMIUM = os.environ.get("HWLIB_CHROMIUM", "/usr/bin/chromium")
@@ -52,9 +54,8 @@ ALLOWED_OUTSIDE = {"https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
 
 pytestmark = [
     pytest.mark.timeout(600),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"no browser at {CHROMIUM}: run `make test-tools` "
-                              "(scripts/install-browser.sh installs Debian's chromium)"),
+    unless(Path(CHROMIUM).exists(), f"no browser at {CHROMIUM}: run `make test-tools` "
+                                    "(scripts/install-browser.sh installs Debian's chromium)"),
 ]
 
 

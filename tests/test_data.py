@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from hwlib import data
 from hwlib.data import DataError
 
+from conftest import unless
+
 REAL_DATA_DIR = os.environ.get("HWLIB_DATA_DIR")  # read before the fixture clears it
 
 Arrays = dict[str, np.ndarray]
@@ -516,7 +518,7 @@ REAL = {
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(REAL_DATA_DIR is None, reason="HWLIB_DATA_DIR is not set")
+@unless(REAL_DATA_DIR is not None, "HWLIB_DATA_DIR is not set")
 @pytest.mark.parametrize("name", data.DATASETS)
 def test_real_dataset(name: str) -> None:
     expected = REAL[name]

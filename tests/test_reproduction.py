@@ -92,23 +92,45 @@ def test_holm_adjusts_step_down_and_keeps_order():
         holm([1.5])
 
 
-@pytest.mark.parametrize("value, same_rank, verdict", [
-    (98.0, False, "reproduced"), (97.5, True, "reproduced"), (99.0, True, "close"), (99.0, False, "not reproduced"),
-])
-def test_verdict_rule(value, same_rank, verdict):
-    assert R.verdict_for(value, 97.5, 98.5, same_rank) == verdict
+# Hand-computed reference: values 97.9, 98.1, 98.0 -> mean 98.0, sd 0.1, n 3; t(0.975, 2) =
+# 4.302652730 (R: qt(0.975, 2)). Confidence interval of the mean: 98 ± 4.302652730 * 0.1 /
+# sqrt(3) = 98 ± 0.248414; prediction interval for one new run: 98 ± 4.302652730 * 0.1 *
+# sqrt(1 + 1/3) = 98 ± 0.496828 (R: predict(lm(y ~ 1), data.frame(1), interval = "prediction")).
+THREE = [97.9, 98.1, 98.0]
 
 
-def test_a_reported_value_inside_a_too_wide_interval_is_inconclusive():
-    # The tuned CIFAR-10 run with one collapsed seed: 38.94 ± 63.8 points.
-    assert R.verdict_for(67.95, -24.86, 102.73, False, 38.94) == "inconclusive"
-    assert R.verdict_for(67.95, 60.0, 70.0, False, 65.0) == "reproduced"  # ± 5 of 65: informative
-    assert R.verdict_for(67.95, 30.0, 60.0, True, 45.0) == "close"  # outside: the width does not matter
+def test_prediction_interval_matches_the_reference_values():
+    p = R.prediction_interval(THREE)
+    assert (p.n, p.mean, p.sd) == (3, pytest.approx(98.0), pytest.approx(0.1))
+    assert p.half_width == pytest.approx(0.496828, abs=1e-6)
+    assert (p.low, p.high) == (pytest.approx(97.503172, abs=1e-6), pytest.approx(98.496828, abs=1e-6))
+    assert not p.clipped
+    # Five values, 95%: t(0.975, 4) = 2.776445105; sd of 1..5 is sqrt(2.5).
+    q = R.prediction_interval([1, 2, 3, 4, 5], "loss")
+    assert q.half_width == pytest.approx(2.776445105 * math.sqrt(2.5) * math.sqrt(1.2))
 
 
-def test_verdict_needs_an_interval():
+def test_a_value_outside_the_ci_of_the_mean_but_inside_the_prediction_interval_is_reproduced():
+    p = R.prediction_interval(THREE)
+    assert not 98.0 - 0.248414 <= 98.4 <= 98.0 + 0.248414  # outside the CI of the mean
+    assert R.verdict_for(98.4, p, same_rank=False) == "reproduced"
+    assert R.verdict_for(98.6, p, same_rank=True) == "rank only"
+    assert R.verdict_for(98.6, p, same_rank=False) == "not reproduced"
+
+
+def test_the_interval_is_clipped_to_the_metric_range_and_a_wide_one_is_inconclusive():
+    # The tuned CIFAR-10 run with one collapsed seed: 10.00, 53.22, 53.60 (%).
+    p = R.prediction_interval([10.0, 53.22, 53.60])
+    assert p.clipped and p.low == 0.0 and p.high == 100.0
+    assert R.verdict_for(67.95, p, same_rank=False) == "inconclusive"
+    assert R.verdict_for(67.95, R.prediction_interval([64.0, 66.0, 65.0]), False) == "reproduced"  # ± 4.97 of 65
+    assert R.verdict_for(30.0, p, same_rank=True) == "inconclusive"
+    assert R.prediction_interval([0.01, 0.02, 0.015], "loss").low == 0.0  # a loss is never negative
+
+
+def test_verdict_needs_two_seeds():
     with pytest.raises(ConfigError, match="two seeds"):
-        R.verdict_for(98.0, math.nan, math.nan, True)
+        R.prediction_interval([98.0])
 
 
 def test_seed_list_needs_at_least_two():
@@ -121,7 +143,7 @@ def test_seed_list_needs_at_least_two():
 def test_result_table_means_intervals_ranks_and_verdicts(tmp_path):
     rep = R.load_reported(write(tmp_path, ONE_GROUP))
     # A: around 98.0 (the reported value is inside); B: far above the reported 90.0 but still
-    # below A (same rank: close) in accuracy; in loss B is far off and ranks differently.
+    # below A (same rank: "rank only") in accuracy; in loss B is far off and ranks differently.
     runs = {"mnist-k5s1-same": [fake_run("mnist-k5s1-same", s, a, 0.05 + d) for s, (a, d) in
                                 enumerate([(0.979, 0.0), (0.981, 0.001), (0.980, -0.001)])],
             "mnist-k3s3-same": [fake_run("mnist-k3s3-same", s, a, 0.01 + d) for s, (a, d) in
@@ -130,21 +152,28 @@ def test_result_table_means_intervals_ranks_and_verdicts(tmp_path):
     assert list(df["id"]) == ["A", "A", "B", "B"] and list(df["metric"]) == ["accuracy", "loss"] * 2
     a = df[(df["id"] == "A") & (df["metric"] == "accuracy")].iloc[0]
     assert a["mean"] == pytest.approx(98.0) and a["sd"] == pytest.approx(0.1) and a["seeds"] == 3
-    assert a["ci_low"] < 98.0 < a["ci_high"] and a["verdict"] == "reproduced"
+    assert a["pi_low"] == pytest.approx(97.503172, abs=1e-5) and a["verdict"] == "reproduced"
+    assert a["distance_sd"] == pytest.approx(0.0, abs=1e-9)
     b = df[(df["id"] == "B") & (df["metric"] == "accuracy")].iloc[0]
     assert b["difference"] == pytest.approx(95.1 - 90.0) and (b["rank_reported"], b["rank_ours"]) == (2, 2)
-    assert b["verdict"] == "close"
+    assert b["verdict"] == "rank only" and b["distance_sd"] == pytest.approx(-51.0)
     b_loss = df[(df["id"] == "B") & (df["metric"] == "loss")].iloc[0]
     assert (b_loss["rank_reported"], b_loss["rank_ours"]) == (2, 1) and b_loss["verdict"] == "not reproduced"
-    assert R.verdict_counts(df) == {"reproduced": 2, "inconclusive": 0, "close": 1, "not reproduced": 1}
+    assert R.verdict_counts(df) == {"reproduced": 2, "inconclusive": 0, "rank only": 1, "not reproduced": 1}
     shown = R.format_result_table(df, "accuracy")
-    assert list(shown["result"]) == ["A", "B"]
-    assert shown.loc[0, "ours: mean ± sd [95% CI]"].startswith("98.00 ± 0.10 [97.")
-    assert shown.loc[1, "difference"] == "+5.10"
-    assert R.format_result_table(df, "loss").loc[1, "rank: report / ours"] == "2 / 1"
+    assert list(shown["Result"]) == ["A", "B"]
+    assert shown.loc[0, "Ours: mean ± sd"] == "98.00 ± 0.10"
+    assert shown.loc[0, "95% prediction interval"] == "[97.50, 98.50]"
+    assert shown.loc[1, "Distance (sd)"] == "−51.0"
+    assert R.format_result_table(df, "loss").loc[1, "Rank: report / ours"] == "2 / 1"
     assert "| 98.14 " in tables.to_markdown(R.format_result_table(
         df.assign(reported=[98.14, 0.05, 71.2, 0.3]), "accuracy")).replace("98.140", "x")
     assert "| 71.20 " in tables.to_markdown(R.format_result_table(df.assign(reported=71.2), "accuracy"))
+
+
+def test_signed_numbers_use_a_true_minus():
+    assert R.signed(-1.234, 2) == "−1.23" and R.signed(1.234, 2) == "+1.23" and R.signed(-0.001, 2) == "+0.00"
+    assert R.signed(2.5, 1, plus=False) == "2.5" and R.signed(-math.inf, 1) == "−∞"
 
 
 def test_result_table_names_a_missing_experiment(tmp_path):
@@ -156,15 +185,48 @@ def test_result_table_names_a_missing_experiment(tmp_path):
 def test_claims_supported_contradicted_or_not_shown(tmp_path):
     rep = R.load_reported(write(tmp_path, ONE_GROUP))
     claim = rep.claims[0]
+
+    def verdict(runs):
+        return R.check_claim(rep, claim, R.Comparisons(rep, runs))
+
     clear = runs_for({"mnist-k5s1-same": [0.98, 0.975, 0.981], "mnist-k3s3-same": [0.90, 0.896, 0.902]})
-    assert R.check_claim(rep, claim, clear)[0] == "supported"
+    assert verdict(clear)[0] == "supported"
     flipped = runs_for({"mnist-k5s1-same": [0.90, 0.896, 0.902], "mnist-k3s3-same": [0.98, 0.975, 0.981]})
-    verdict, comps = R.check_claim(rep, claim, flipped)
-    assert verdict == "contradicted" and comps[0].outcome == "reversed" and comps[0].mean_difference < 0
+    v, comps = verdict(flipped)
+    assert v == "contradicted" and comps[0].outcome == "reversed" and comps[0].mean_difference < 0
     noisy = runs_for({"mnist-k5s1-same": [0.98, 0.90, 0.95], "mnist-k3s3-same": [0.90, 0.97, 0.94]})
-    assert R.check_claim(rep, claim, noisy)[0] == "not shown"
-    table = R.claim_table(rep, clear)
-    assert table.loc[0, "verdict"] == "supported" and "mnist-k5s1-same > mnist-k3s3-same" in table.loc[0, "evidence"]
+    assert verdict(noisy)[0] == "not shown"
+    table = R.claim_table(rep, R.Comparisons(rep, clear))
+    assert table.loc[0, "verdict"] == "supported"
+    assert table.loc[0, "evidence"].startswith("mnist-k5s1-same vs mnist-k3s3-same, test accuracy: difference 7.93 points")
+    assert table.loc[0, "evidence"].endswith(": confirmed")
+
+
+def test_one_pair_has_one_p_value_and_one_outcome_in_every_table():
+    """The pairwise table and the claims read the same comparison from one Holm family per
+    dataset: 3x3-valid vs 7x7 cannot be significant in one table and not in the other."""
+    rep = R.load_reported()
+    runs = runs_for({n: [0.99 - 0.004 * i + 0.0007 * ((s * (i + 3)) % 5) for s in range(5)]
+                     for i, n in enumerate(rep.experiments())})
+    comps = R.Comparisons(rep, runs)
+    pairs = R.pairwise_table(rep, "Table 3", comps)
+    claims = R.claim_table(rep, comps)
+    for claim in rep.claims:
+        for c in R.check_claim(rep, claim, comps)[1]:
+            if c.metric != "test_accuracy" or E.EXPERIMENTS[c.a].dataset != "mnist":
+                continue
+            row = pairs[((pairs["better in the report"] == c.a) & (pairs["worse in the report"] == c.b))
+                        | ((pairs["better in the report"] == c.b) & (pairs["worse in the report"] == c.a))]
+            if len(row):
+                assert row.iloc[0]["p (Holm)"] == c.p_holm
+                assert {row.iloc[0]["our seeds"], c.outcome} <= {"not significant"} or \
+                    (row.iloc[0]["our seeds"] == "not significant") == (c.outcome == "not significant")
+    # The MNIST family: the 21 sweep pairs, plus base vs L2 in accuracy and gap, once each
+    # (the stride pairs are sweep pairs already).
+    assert comps.family_sizes["mnist"] == 21 + 2 and len(claims) == len(rep.claims)
+    flipped = comps.get("mnist-k3s3-same", "mnist-k3s2-same")
+    straight = comps.get("mnist-k3s2-same", "mnist-k3s3-same")
+    assert flipped.mean_difference == -straight.mean_difference and flipped.p_holm == straight.p_holm
 
 
 def test_stride_pairs_compare_the_same_kernel():
@@ -180,13 +242,21 @@ def test_gap_claims_use_train_minus_test_accuracy():
     # Base gap: 20 - 0.1 s points (mean 19.9); L2 gap: 1 + 0.5 s points (mean 1.5).
     runs = {"cifar10-base": [fake_run("cifar10-base", s, 0.70 + 0.002 * s, train_acc=0.90 + 0.001 * s) for s in range(3)],
             "cifar10-l2": [fake_run("cifar10-l2", s, 0.49 - 0.003 * s, train_acc=0.50 + 0.002 * s) for s in range(3)]}
-    verdict, comps = R.check_claim(rep, claim, runs)
+    verdict, comps = R.check_claim(rep, claim, R.Comparisons(rep, {**runs, **_others(rep, runs)}))
     assert verdict == "supported"
     assert comps[0].metric == "gap" and comps[0].mean_difference == pytest.approx(19.9 - 1.5)
     claim = next(c for c in rep.claims if c.id == "mnist-l2")
-    runs = {"mnist-base": [fake_run("mnist-base", s, 0.99 - 0.001 * s, train_acc=0.995) for s in range(3)],
-            "mnist-l2": [fake_run("mnist-l2", s, 0.95 + 0.002 * s, train_acc=0.96) for s in range(3)]}
-    assert R.check_claim(rep, claim, runs)[0] == "contradicted"
+    # Over 5 seeds (the MNIST family holds 23 comparisons: n = 3 could not reach Holm's bar).
+    runs = {"mnist-base": [fake_run("mnist-base", s, 0.99 - 0.001 * s, train_acc=0.995) for s in range(5)],
+            "mnist-l2": [fake_run("mnist-l2", s, 0.95 + 0.0005 * s * s, train_acc=0.96) for s in range(5)]}
+    assert R.check_claim(rep, claim, R.Comparisons(rep, {**runs, **_others(rep, runs)}))[0] == "contradicted"
+
+
+def _others(rep, runs):
+    """Runs for every experiment of ``rep`` not in ``runs`` (the families need them all)."""
+    n = len(next(iter(runs.values())))
+    return runs_for({name: [0.5 + 0.01 * i] + [0.52 - 0.01 * s for s in range(1, n)]
+                     for i, name in enumerate(rep.experiments()) if name not in runs})
 
 
 def test_pairwise_table_tests_every_pair_with_holm():
@@ -195,11 +265,11 @@ def test_pairwise_table_tests_every_pair_with_holm():
     runs = runs_for({n: [0.70 - 0.05 * i + 0.001 * s for s in range(3)] for i, n in enumerate(names)})
     for r in runs[names[1]]:
         r.metrics["test_accuracy"] += 0.0003 * r.experiment.train.seed ** 2  # some noise
-    df = R.pairwise_table(rep, "Table 6", runs)
+    df = R.pairwise_table(rep, "Table 6", R.Comparisons(rep, {**runs, **_others(rep, runs)}))
     assert len(df) == 6 and (df["p (Holm)"] >= df["p"]).all()
     assert set(df["our seeds"]) <= {"confirmed", "reversed", "not significant"}
     shown = R.format_pairwise_table(df)
-    assert shown.columns[0] == "better in the report" and shown.loc[0, "difference (pp), 95% CI"].startswith("+")
+    assert shown.columns[0] == "Better in the report" and shown.loc[0, "Difference (pp)"].startswith("+")
 
 
 def test_collect_asks_the_settings_for_each_experiment_and_dataset():

@@ -15,7 +15,7 @@ import pytest
 from hwlib import experiments as E
 from hwlib.errors import StoreError
 from hwlib.store import RunStore
-from hwlib.train import HISTORY_COLUMNS, PLAIN_KERAS, fit, load_data, run
+from hwlib.train import HISTORY_COLUMNS, fit, load_data, run
 
 from conftest import needs_real_data, real_data_dir
 
@@ -36,20 +36,6 @@ def test_reruns_are_bit_identical(tiny_env):
         np.testing.assert_array_equal(a, b)
     m3, h3, _ = fit(tiny(seed=1), data)
     assert not h1.equals(h3)
-
-
-def test_engine_settings_do_not_change_results(tiny_env):
-    """steps_per_execution and the eval batch size are speed settings, not results."""
-    from dataclasses import replace
-
-    from hwlib.train import DEFAULT_ENGINE
-
-    exp, data = tiny(), load_data(tiny())
-    _, h1, _ = fit(exp, data, DEFAULT_ENGINE)
-    _, h2, _ = fit(exp, data, replace(DEFAULT_ENGINE, steps_per_execution=1))
-    assert h1[["loss", "accuracy"]].equals(h2[["loss", "accuracy"]])
-    _, h3, _ = fit(exp, data, PLAIN_KERAS)  # model.fit on NumPy arrays, as plain Keras
-    assert list(h3.columns) == list(HISTORY_COLUMNS)
 
 
 def test_training_batches_are_the_shuffled_slices_without_a_second_copy():

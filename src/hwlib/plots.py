@@ -260,13 +260,14 @@ def feature_maps(maps: np.ndarray, layer: str) -> Figure:
 
 
 def reproduction_intervals(results: pd.DataFrame, metric: str = "accuracy") -> Figure:
-    """Each reported value (a cross) against our mean and confidence interval (a dot with
-    an error bar), one row per reported result and one panel per dataset.
+    """Each reported value (a cross) against our mean and the prediction interval for one
+    new run (a dot with an error bar, already clipped to the metric's range), one row per
+    reported result and one panel per dataset.
 
     ``results``: :func:`hwlib.reproduction.result_table` (columns id, source, experiment,
-    dataset, metric, reported, mean, ci_low, ci_high, verdict).
+    dataset, metric, reported, mean, pi_low, pi_high, verdict).
     """
-    needed = {"id", "experiment", "dataset", "metric", "reported", "mean", "ci_low", "ci_high", "verdict"}
+    needed = {"id", "experiment", "dataset", "metric", "reported", "mean", "pi_low", "pi_high", "verdict"}
     missing = needed - set(results.columns)
     if missing:
         raise ValueError(f"The result table lacks the column(s) {', '.join(sorted(missing))}.")
@@ -281,12 +282,12 @@ def reproduction_intervals(results: pd.DataFrame, metric: str = "accuracy") -> F
     for ax, dataset in zip(axes, datasets):
         part = rows[rows["dataset"] == dataset].reset_index(drop=True)
         y = np.arange(len(part))[::-1]
-        ax.errorbar(part["mean"], y, xerr=[part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]],
-                    fmt="o", color=ours_color, capsize=3, label="ours: mean and 95% CI over seeds")
+        ax.errorbar(part["mean"], y, xerr=[part["mean"] - part["pi_low"], part["pi_high"] - part["mean"]],
+                    fmt="o", color=ours_color, capsize=3, label="ours: mean and 95% prediction interval")
         ax.scatter(part["reported"], y, marker="x", s=40, color=reported_color, zorder=3, label="reported")
         ax.set_yticks(y, [f"{i} {e}" for i, e in zip(part["id"], part["experiment"])])
         if metric == "accuracy":  # an interval may reach past 0-100 %: show the possible range only
-            shown = pd.concat([part["reported"], part["ci_low"].clip(lower=0), part["ci_high"].clip(upper=100)])
+            shown = pd.concat([part["reported"], part["pi_low"], part["pi_high"]])
             pad = 0.05 * (shown.max() - shown.min()) or 1.0
             ax.set_xlim(max(0.0, shown.min() - pad), min(100.0, shown.max() + pad))
         ax.set_title(dataset)

@@ -1,0 +1,253 @@
+"""The run contract: what a run *is* (threads, engine, variant settings in the key), and that
+every way of training it (alone, in a worker process, pinned to one core) gives the same run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwlib import experiments as E
+from hwlib import runtime
+from hwlib.cli import main
+from hwlib.config import Experiment
+from hwlib.errors import ConfigError
+from hwlib.executor import Task, run_all
+from hwlib.store import RunStore
+from hwlib.train import DEFAULT_ENGINE, PLAIN_KERAS, fit, key_for, load_data, run
+
+TINY = {"epochs": 2, "n_train": 120, "n_test": 50}
+
+
+def tiny(name="mnist-base", variant="stated", **more) -> Experiment:
+    return E.prepare(name, "full", variant).with_overrides({**TINY, **more})
+
+
+def same_run(a, b) -> None:
+    """Two stored runs hold the same history and weights, to the bit."""
+    assert a.key == b.key
+    assert a.history.equals(b.history)
+    for x, y in zip(a.load_model().get_weights(), b.load_model().get_weights()):
+        np.testing.assert_array_equal(x, y)
+
+
+# -- threads -------------------------------------------------------------------------------
+def test_import_hwlib_fixes_one_thread_per_pool():
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1" and os.environ["TF_NUM_INTEROP_THREADS"] == "1"
+    assert runtime.THREADS == {"intra_op": 1, "inter_op": 1}
+    assert DEFAULT_ENGINE.key_settings()["threads"] == runtime.THREADS
+
+
+def test_training_refuses_a_tensorflow_started_with_other_threads(tiny_dir):
+    code = ("import tensorflow as tf; tf.config.threading.set_intra_op_parallelism_threads(2); "
+            "tf.constant(1.0) + 1; import hwlib; from hwlib.runtime import configure\n"
+            "try:\n    configure()\nexcept Exception as e:\n    print(type(e).__name__, e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert out.stdout.startswith("ConfigError TensorFlow in this process already runs with 2 intra-op"), out
+    assert "Import hwlib before TensorFlow" in out.stdout
+
+
+def _train_in_subprocess(store: Path, tiny_dir: Path, pin: bool) -> None:
+    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1")
+    env.pop("TF_NUM_INTRAOP_THREADS", None)  # hwlib must set them itself
+    env.pop("TF_NUM_INTEROP_THREADS", None)
+    cmd = [sys.executable, "-m", "hwlib.cli", "train", "cifar10-base", "--store", str(store), "--quiet",
+           *[a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]]
+    if pin:
+        cmd = ["taskset", "-c", "0", *cmd]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs taskset and two cores")
+def test_a_run_is_bit_identical_on_one_core_and_on_all(tmp_path, tiny_dir):
+    _train_in_subprocess(tmp_path / "all", tiny_dir, pin=False)
+    _train_in_subprocess(tmp_path / "one", tiny_dir, pin=True)
+    a, b = RunStore(tmp_path / "all"), RunStore(tmp_path / "one")
+    assert a.keys() == b.keys() and len(a.keys()) == 1
+    key = a.keys()[0]
+    for name in ("history.csv", "metrics.json", "model.weights.h5"):
+        assert (a.path(key) / name).read_bytes() == (b.path(key) / name).read_bytes(), name
+
+
+# -- the engine ------------------------------------------------------------------------------
+def test_engine_settings_that_change_histories_are_in_the_key():
+    exp = tiny()
+    base = key_for(exp, "fp", DEFAULT_ENGINE)
+    assert key_for(exp, "fp", replace(DEFAULT_ENGINE, steps_per_execution=1)) == base
+    for other in (PLAIN_KERAS, replace(DEFAULT_ENGINE, pipeline="numpy"),
+                  replace(DEFAULT_ENGINE, eval_batch_size=32), replace(DEFAULT_ENGINE, jit_compile=True)):
+        assert key_for(exp, "fp", other) != base, other
+
+
+def test_steps_per_execution_gives_bit_identical_runs(tiny_env):
+    """The one engine setting left out of the key: the same history and weights."""
+    exp = tiny("cifar10-base")
+    data = load_data(exp)
+    m1, h1, _ = fit(exp, data, DEFAULT_ENGINE)
+    for spe in (1, 7):
+        m2, h2, _ = fit(exp, data, replace(DEFAULT_ENGINE, steps_per_execution=spe))
+        assert h1.equals(h2), spe
+        for a, b in zip(m1.get_weights(), m2.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_plain_keras_batches_differ_and_get_their_own_entry(tiny_env):
+    a = run(tiny(), engine=DEFAULT_ENGINE)
+    b = run(tiny(), engine=PLAIN_KERAS)
+    assert a.key != b.key and not a.history.equals(b.history)
+    assert a.entry.config["runtime"]["pipeline"] == "tfdata" and b.entry.config["runtime"]["pipeline"] == "numpy"
+
+
+# -- variants and input_scale -----------------------------------------------------------------
+def test_variants_as_overrides():
+    for name, exp in E.EXPERIMENTS.items():
+        stated, original = E.prepare(name, variant="stated"), E.prepare(name, variant="original")
+        assert stated == exp
+        if exp.dataset == "mnist":
+            assert (original.train.input_scale, original.train.batch_size) == ("raw", 32)
+        else:
+            assert (original.train.input_scale, original.train.batch_size) == ("unit", 64)
+        assert original.key() != stated.key()
+
+
+def test_input_scale_at_its_default_leaves_the_key_unchanged():
+    exp = E.get("mnist-base")
+    d = exp.config_dict()
+    assert "input_scale" not in d["train"]
+    raw = exp.with_overrides({"input_scale": "raw"})
+    assert raw.config_dict()["train"]["input_scale"] == "raw"
+    assert raw.with_overrides({"scale": "unit"}).key() == exp.key()
+
+
+@pytest.mark.parametrize("value", ["Raw", "0-255", 255, None])
+def test_bad_input_scale_is_a_clear_error(value):
+    with pytest.raises(ConfigError, match=r"input_scale .* does not exist. Use 'unit' .* or 'raw'"):
+        E.get("mnist-base").with_overrides({"input_scale": value})
+
+
+def test_raw_inputs_reach_the_network_unscaled(tiny_env):
+    unit, raw = load_data(tiny()), load_data(tiny(variant="original"))
+    assert unit.x_train.max() <= 1.0 and raw.x_train.max() == 230.0  # the tiny images' bright bar
+    np.testing.assert_allclose(raw.x_train / 255, unit.x_train, rtol=1e-6)
+    assert unit.fingerprint == raw.fingerprint  # the same data, scaled differently
+
+
+def test_unknown_variant_is_one_paragraph(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "mnist-base", "--variant", "homework"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown variant 'homework'; choose stated or original" in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="Unknown variant 'x'. Choose one of: stated .*; original"):
+        E.prepare("mnist-base", variant="x")
+
+
+def test_list_shows_the_keys_of_both_variants(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "key (stated)" in out and "key (original)" in out
+    for name in E.EXPERIMENTS:
+        assert E.prepare(name, variant="original").key() in out and E.get(name).key() in out
+
+
+def test_the_study_lists_every_seed_of_both_variants_once():
+    jobs = E.study()
+    names = {(e.name, e.train.seed, e.train.input_scale, e.train.batch_size) for e, _ in jobs}
+    assert ("cifar10-l2-tuned", 4, "unit", 64) in names and ("cifar10-base", 3, "unit", 32) not in names
+    assert ("mnist-k3s3-same", 4, "raw", 32) in names
+    assert [e.train.seed for e, _ in jobs[:len(E.EXPERIMENTS) * 2]] == [0] * len(E.EXPERIMENTS) * 2
+    assert sum(w for _, w in jobs) == 2 * len(E.NEEDS_WEIGHTS)  # seed 0 of the figures' runs
+
+
+# -- local workers ---------------------------------------------------------------------------
+def test_workers_train_the_same_runs_as_training_alone(tiny_env, tmp_path):
+    exps = [tiny("mnist-base", "original"), tiny("cifar10-base", "original"), tiny("mnist-l2")]
+    lines: list[str] = []
+    pooled = run_all([Task(e) for e in exps], tmp_path / "pool", workers=2, log=lines.append)
+    alone = [run(e, tmp_path / "alone") for e in exps]
+    for a, b in zip(pooled, alone):
+        same_run(a, b)
+    assert any("3 run(s) to train on 2 worker process(es)" in line for line in lines)
+    assert any(line.startswith("mnist-l2 seed 0 [") and "epoch   2/2" in line for line in lines)
+    assert lines[-1].startswith("[########################] 3/3 runs trained")
+    again: list[str] = []  # all stored now: nothing is started
+    assert [r.key for r in run_all([Task(e) for e in exps], tmp_path / "pool", log=again.append)] == \
+        [r.key for r in pooled]
+    assert not any("to train" in line for line in again)
+
+
+def test_bad_worker_counts(tiny_env, capsys):
+    with pytest.raises(ConfigError, match="worker processes must be a whole number >= 1, got 0"):
+        run_all([Task(tiny())], workers=0)
+    with pytest.raises(SystemExit):
+        main(["sweep", "mnist", "--workers", "0"])
+    assert "the number of worker processes must be at least 1, got 0" in capsys.readouterr().err
+
+
+# -- Ctrl-C -----------------------------------------------------------------------------------
+def test_an_interrupt_swallowed_during_training_still_stores_nothing(tiny_env, monkeypatch):
+    """A KeyboardInterrupt raised inside a finalizer is printed and lost; the run must not
+    become an entry all the same."""
+    from hwlib import train
+
+    real_fit = train.fit
+
+    def fit_with_lost_interrupt(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # give the handler its chance to run
+                pass
+        except KeyboardInterrupt:
+            pass  # swallowed, as in a __del__
+        kwargs["on_epoch"] = None  # the swallowed interrupt must be caught before the commit
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", fit_with_lost_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny())
+    runs = tiny_env / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == []
+
+
+# -- the store ----------------------------------------------------------------------------------
+def test_prune_lists_then_deletes_only_older_code_versions(tiny_env, capsys):
+    current = run(tiny())
+    old = tiny_env / "runs" / "0123456789abcdef"
+    shutil.copytree(current.entry.path, old)
+    config = json.loads((old / "config.json").read_text())
+    config["train_code_version"] = "1"
+    (old / "config.json").write_text(json.dumps(config))
+    assert main(["store", "prune"]) == 0
+    out = capsys.readouterr().out
+    assert "would delete 0123456789abcdef  mnist-base  (training-code version 1)" in out
+    assert old.exists() and current.entry.path.exists()
+    assert main(["store", "prune", "--yes"]) == 0
+    assert not old.exists() and current.entry.path.exists()
+    assert RunStore().keys() == [current.key]
+    assert main(["store", "prune"]) == 0
+    assert "nothing to prune" in capsys.readouterr().out
+
+
+# -- the private Keras hook ------------------------------------------------------------------------
+def test_the_keras_seed_hook_is_where_hwlib_patches_it(monkeypatch):
+    module = runtime.keras_seed_module()
+    with runtime.private_seed_draws(5):
+        assert isinstance(module.python_random, runtime._SeedDraws)
+        first = module.python_random.randint(0, 10**9)
+    with runtime.private_seed_draws(5):  # the same seed, the same draws: the hook is live
+        assert module.python_random.randint(0, 10**9) == first
+    monkeypatch.delattr(module, "python_random")
+    with pytest.raises(RuntimeError, match=r"no longer has keras.src.random.seed_generator.python_random.*"
+                                           r"Install the pinned Keras"):
+        runtime.keras_seed_module()
