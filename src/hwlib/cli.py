@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "experiment, 3 per CIFAR-10 one, 5 for the tuned L2 run) and the "
                             "sensitivity runs; --variant, --seeds and --set do not apply")
 
+    aud = sub.add_parser(
+        "audit", help="retrain stored runs into a temporary store and check they are bit-identical")
+    aud.add_argument("keys", nargs="*", metavar="KEY", help="run keys to audit (see results/runs/)")
+    aud.add_argument("--sample", type=_positive("runs"), metavar="N",
+                     help="audit the N stored runs that trained fastest (default without keys: 1)")
+    _store_args(aud)
+
     store = sub.add_parser("store", help="run-store commands")
     store_sub = store.add_subparsers(dest="store_command", metavar="SUBCOMMAND", required=True)
     prune = store_sub.add_parser(
@@ -277,6 +284,36 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from hwlib import audit
+    from hwlib.errors import ConfigError
+    from hwlib.store import RunStore
+
+    store = RunStore(args.store)
+    if args.keys and args.sample:
+        raise ConfigError("Give run keys or --sample N, not both.")
+    keys = args.keys or audit.quickest(store, args.sample or 1)
+    if not keys:
+        raise ConfigError(f"The store {store.root} holds no run of this training-code version to audit.")
+    _print(f"Auditing {len(keys)} run(s): each is trained again into a temporary store and compared "
+           "with its stored entry.")
+    results = []
+    for key in keys:
+        a = audit.audit_one(store, key, args.data_dir)
+        results.append(a)
+        took = f" ({a.seconds:.0f} s)" if a.seconds else ""
+        _print(f"{a.key}  {a.name}: {a.status}{took}" + (f" - {a.detail}" if a.detail else ""))
+    bad = [a for a in results if a.status == "differs"]
+    counts = ", ".join(f"{sum(a.status == s for a in results)} {s}" for s in audit.STATUSES
+                       if any(a.status == s for a in results))
+    _print(f"\n{counts}.")
+    if bad:
+        print(f"hwlib: error: {len(bad)} run(s) differ from their stored entries on this machine: the code "
+              "at this commit does not reproduce them.", file=sys.stderr, flush=True)
+        return 4
+    return 0
+
+
 def cmd_store(args: argparse.Namespace) -> int:
     from hwlib import store as hwstore
     from hwlib.train import TRAIN_CODE_VERSION
@@ -318,7 +355,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "report": cmd_report, "train": cmd_train, "sweep": cmd_sweep,
-            "reproduce": cmd_reproduce, "store": cmd_store}
+            "reproduce": cmd_reproduce, "store": cmd_store, "audit": cmd_audit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
