@@ -129,15 +129,19 @@ def sensitivity_runs(profile: str = "full") -> list[tuple[str, str, Any, Experim
     return out
 
 
-def study(profile: str = "full", variants: Sequence[str] = tuple(VARIANTS)) -> list[tuple[Experiment, bool]]:
+def study(profile: str = "full", variants: Sequence[str] | None = None) -> list[tuple[Experiment, bool]]:
     """Every run of the book's study, as ``(experiment, keep weights)``, in the order worth
-    training them: seed 0 of every experiment (the chapters' runs) under each variant, then
-    the further seeds, then the sensitivity runs. Configurations that coincide (the base net
-    and its sweep row) are listed once per name; the executor trains them once."""
+    training them: the chapters' variant (:data:`DEFAULT_VARIANT`) first, so that an
+    interrupted study still completes a book soonest; within a variant seed 0 of every
+    experiment (the chapters' runs), then the further seeds; then the sensitivity runs.
+    Configurations that coincide (the base net and its sweep row) are listed once per name;
+    the executor trains them once."""
+    if variants is None:
+        variants = [DEFAULT_VARIANT] + [v for v in VARIANTS if v != DEFAULT_VARIANT]
     jobs: list[tuple[Experiment, bool]] = []
     most = max(max(STUDY_SEEDS.values()), *STUDY_SEEDS_BY_NAME.values())
-    for seed in range(most):
-        for variant in variants:
+    for variant in variants:
+        for seed in range(most):
             for name in EXPERIMENTS:
                 if seed < study_seeds(name):
                     exp = prepare(name, profile, variant).with_overrides({"seed": seed})
