@@ -253,3 +253,46 @@ def test_the_keras_seed_hook_is_where_hwlib_patches_it(monkeypatch):
     with pytest.raises(RuntimeError, match=r"no longer has keras.src.random.seed_generator.python_random.*"
                                            r"Install the pinned Keras"):
         runtime.keras_seed_module()
+
+
+def _processes_with(variable: str) -> list[int]:
+    """The pids of the processes whose environment holds ``variable`` (NAME=value)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and variable.encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("to_group", [False, True], ids=["main-process", "process-group"])
+def test_ctrl_c_stops_every_worker_and_stores_nothing(tmp_path, tiny_dir, to_group):
+    """Ctrl-C at a terminal reaches the whole process group; `kill -INT` only the main one."""
+    import time
+
+    store = tmp_path / "store"
+    marker = f"{os.getpid()}-{to_group}"  # inherited by the workers: find them by it
+    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1",
+               HWLIB_TEST_MARK=marker)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hwlib.cli", "sweep", "mnist", "--workers", "2", "--store", str(store),
+         "--set", "epochs=300", "--set", "n_train=200", "--set", "n_test=100"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 180
+    for line in proc.stdout:
+        if "epoch   2/300" in line:
+            break
+        assert time.monotonic() < deadline, "no epoch reported"
+    assert len(_processes_with(f"HWLIB_TEST_MARK={marker}")) >= 3  # the command, two workers (a resource tracker)
+    if to_group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130 and "interrupted; nothing half-written was stored" in rest, rest
+    assert "Traceback" not in rest
+    runs = store / "runs"
+    assert [p.name for p in runs.iterdir()] == []  # no entry, and the workers removed their folders
+    assert _processes_with(f"HWLIB_TEST_MARK={marker}") == []  # no worker left behind

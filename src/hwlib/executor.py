@@ -322,39 +322,43 @@ def _train_locally(tasks: list[Task], store: RunStore, workers: int | None, forc
     _run_pool(tasks, store, n_workers, force, data_dir, log, finished, bar)
 
 
-# The queue a local worker process sends its progress lines to (set by _init_worker), and
-# whether it is training now (a Ctrl-C then interrupts the run; between runs it just exits).
-_PROGRESS: Any = None
-_BUSY = False
-
-
-def _init_worker(queue: Any) -> None:
-    import signal
-
-    global _PROGRESS
-    _PROGRESS = queue
-    signal.signal(signal.SIGINT, _worker_interrupted)
+# Local worker processes. Each is a fresh interpreter (spawn: no TensorFlow state to
+# inherit) that takes (index, task) pairs from a task queue until it gets None, and sends
+# ("line", text), ("done", index, result) or ("error", index, exception) to a result queue.
+_BUSY = False  # whether this worker is training now: a Ctrl-C then interrupts the run
 
 
 def _worker_interrupted(signum: int, frame: Any) -> None:
     if _BUSY:
         raise KeyboardInterrupt
-    os._exit(130)  # idle: nothing to clean up, and no traceback from the pool's loop
+    os._exit(130)  # idle: nothing to clean up
 
 
-def _pool_task(exp: Experiment, store: str, weights: bool, force: bool,
-               data_dir: str | None) -> dict[str, Any]:
+def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | None) -> None:
+    import signal
+
     global _BUSY
-    what, own = f"{_describe(exp)} [{exp.key()[:6]}]", f"{exp.name}: "
+    signal.signal(signal.SIGINT, _worker_interrupted)
+    while True:
+        item = todo.get()
+        if item is None:
+            return
+        index, task = item
+        exp = task.experiment
+        what, own = f"{_describe(exp)} [{exp.key()[:6]}]", f"{exp.name}: "
 
-    def send(line: str) -> None:
-        _PROGRESS.put(f"{what}: {line[len(own):] if line.startswith(own) else line}")
+        def send(line: str) -> None:
+            results.put(("line", f"{what}: {line[len(own):] if line.startswith(own) else line}"))
 
-    _BUSY = True
-    try:
-        return train_task(exp, store, weights, force, data_dir, {}, log=send)
-    finally:
-        _BUSY = False
+        _BUSY = True
+        try:
+            out = train_task(exp, store, task.weights, force, data_dir, {}, log=send)
+        except BaseException as exc:  # reported to the parent, which decides
+            results.put(("error", index, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))))
+            return
+        finally:
+            _BUSY = False
+        results.put(("done", index, out))
 
 
 def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
@@ -362,61 +366,59 @@ def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
               finished: Callable[[int, Any], None], bar: Any) -> None:
     import multiprocessing
     import queue as queue_module
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
 
-    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no TensorFlow state to inherit
-    lines = ctx.Queue()
-    root = _absolute(store.root)
-    data = _absolute(data_dir)
-
-    def drain() -> None:
-        while True:
-            try:
-                line = lines.get_nowait()
-            except queue_module.Empty:
-                return
-            if log:
-                log(line)
-
-    pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(lines,))
-    futures = {pool.submit(_pool_task, t.experiment, root, t.weights, force, data): j
-               for j, t in enumerate(tasks)}
+    ctx = multiprocessing.get_context("spawn")
+    todo, results = ctx.Queue(), ctx.Queue()
+    for item in enumerate(tasks):
+        todo.put(item)
+    for _ in range(n_workers):
+        todo.put(None)
+    procs = [ctx.Process(target=_worker, args=(todo, results, _absolute(store.root), force, _absolute(data_dir)),
+                         name=f"hwlib-worker-{i + 1}", daemon=True) for i in range(n_workers)]
+    for p in procs:
+        p.start()
+    left = len(tasks)
     try:
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            drain()
-            for fut in done:
-                j = futures[fut]
-                try:
-                    out = fut.result()
-                except BrokenProcessPool:
+        while left:
+            try:
+                message = results.get(timeout=1.0)
+            except queue_module.Empty:
+                dead = [p for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
+                if dead:
                     raise StoreError(
-                        f"A training process died while training {_describe(tasks[j].experiment)} "
-                        "(killed, or out of memory; or a Python script called hwlib without the "
-                        "`if __name__ == '__main__':` guard that worker processes need). Every stored "
-                        "run is complete; run the command again to train what is missing, with fewer "
-                        "--workers if memory is short."
-                    ) from None
-                if "error" in out:
-                    raise out["error"]
-                finished(j, _stored_run(tasks[j], out, store))
-                bar.finished(j, _describe(tasks[j].experiment))
-        drain()
+                        f"A training process ({dead[0].name}) died (exit code {dead[0].exitcode}: killed, "
+                        "or out of memory). Every stored run is complete; run the command again to train "
+                        "what is missing, with fewer --workers if memory is short.") from None
+                continue
+            kind = message[0]
+            if kind == "line":
+                if log:
+                    log(message[1])
+                continue
+            index, out = message[1], message[2]
+            if kind == "error":
+                raise out
+            if "error" in out:
+                raise out["error"]
+            left -= 1
+            finished(index, _stored_run(tasks[index], out, store))
+            bar.finished(index, _describe(tasks[index].experiment))
     except BaseException:
-        _stop_pool(pool)
+        _stop(procs)
         raise
-    pool.shutdown(wait=True)
+    finally:
+        for q in (todo, results):  # never wait at exit for data nobody will read
+            q.cancel_join_thread()
+            q.close()
+    for p in procs:
+        p.join()
 
 
-def _stop_pool(pool: Any) -> None:
-    """Stop a pool now (Ctrl-C or an error): no new run starts; each worker is interrupted
-    (its run leaves no entry and removes its temporary folder), then killed if it lingers."""
+def _stop(procs: list[Any]) -> None:
+    """Stop the workers now (Ctrl-C or an error): each is interrupted (its run leaves no
+    entry and removes its temporary folder), then killed if it lingers."""
     import signal
 
-    pool.shutdown(wait=False, cancel_futures=True)
-    procs = list((getattr(pool, "_processes", None) or {}).values())
     for p in procs:
         if p.is_alive() and p.pid:
             try:
@@ -428,6 +430,7 @@ def _stop_pool(pool: Any) -> None:
         p.join(max(0.0, deadline - time.monotonic()))
         if p.is_alive():
             p.kill()
+            p.join()
 
 
 def _run_on_cluster(tasks: list[Task], store: RunStore, scheduler: Scheduler, force: bool,
