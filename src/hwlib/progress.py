@@ -92,9 +92,11 @@ class Progress:
         elapsed = time.monotonic() - self.start
         n = len(self.estimates)
         left_estimated = sum(self.estimates) - self.done_estimated
-        # How fast the machine really is, relative to the estimates, from what is done.
-        pace = elapsed / (self.done_estimated / max(1, min(self.workers, n))) if self.done_estimated else 1.0
-        left = left_estimated / max(1, min(self.workers, n - self.done) or 1) * pace
+        # How fast the machine really is, relative to the estimates, from what is done: once
+        # every worker has finished a run (before, the runs still going distort the ratio).
+        lanes = max(1, min(self.workers, n))
+        pace = elapsed / (self.done_estimated / lanes) if self.done >= lanes and self.done_estimated else 1.0
+        left = left_estimated / max(1, min(self.workers, n - self.done)) * pace
         filled = round(self.width * self.done / n)
         bar = "#" * filled + "." * (self.width - filled)
         tail = f", about {duration(left)} left" if self.done < n else ""

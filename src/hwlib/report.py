@@ -28,7 +28,7 @@ from hwlib.store import RunStore, project_root
 
 CHAPTERS = ("intro", "mnist", "cifar10", "reproduction")
 # Parameters a chapter has beyond :class:`Settings`' fields.
-EXTRA_PARAMETERS = {"reproduction": ("mnist_seeds", "cifar10_seeds")}
+EXTRA_PARAMETERS = {"reproduction": ("mnist_seeds", "cifar10_seeds", "tuned_seeds")}
 
 
 @dataclass(frozen=True)

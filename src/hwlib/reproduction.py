@@ -191,20 +191,24 @@ def seed_list(n: Any, what: str = "seeds") -> list[int]:
     return list(range(n))
 
 
-def collect(settings: Any, reported: Reported, seeds: Mapping[str, int]) -> dict[str, list[Any]]:
+def collect(settings: Any, reported: Reported, seeds: Mapping[str, int],
+            by_name: Mapping[str, int] | None = None) -> dict[str, list[Any]]:
     """The runs of every experiment ``reported`` needs: seeds ``0..seeds[dataset]-1``.
 
-    ``settings``: a chapter's :class:`hwlib.report.Settings` (profile, store, training on a
-    miss); ``seeds``: the number of seeds per dataset, e.g. ``{"mnist": 5, "cifar10": 3}``.
+    ``settings``: a chapter's :class:`hwlib.report.Settings` (profile, variant, store,
+    training on a miss); ``seeds``: the number of seeds per dataset, e.g. ``{"mnist": 5,
+    "cifar10": 3}``; ``by_name``: more seeds for single experiments (the tuned L2 run).
     """
     for dataset, n in seeds.items():
         seed_list(n, f"{dataset}_seeds")
+    for name, n in (by_name or {}).items():
+        seed_list(n, f"seeds of {name}")
     runs = {}
     for name in reported.experiments():
         dataset = E.EXPERIMENTS[name].dataset
         if dataset not in seeds:
             raise ConfigError(f"How many seeds for {dataset}? Give {dataset}_seeds (needed by {name}).")
-        runs[name] = settings.seed_runs(name, seeds[dataset])
+        runs[name] = settings.seed_runs(name, (by_name or {}).get(name, seeds[dataset]))
     return runs
 
 
@@ -341,6 +345,22 @@ def verdict_for(value: float, prediction: Prediction, same_rank: bool) -> str:
         wide = prediction.half_width > MAX_RELATIVE_HALF_WIDTH * abs(prediction.mean)
         return "inconclusive" if wide else "reproduced"
     return "rank only" if same_rank else "not reproduced"
+
+
+def worked_example(results: Any, result_id: str, metric: str = "accuracy",
+                   confidence: float = CONFIDENCE) -> dict[str, Any]:
+    """The numbers of one verdict, for the chapter's worked example: our n, mean, sd, the t
+    quantile, the factor sqrt(1 + 1/n), the prediction interval's half-width and ends, the
+    confidence interval of the mean's half-width (for contrast), the reported value, verdict."""
+    row = results[(results["id"] == result_id) & (results["metric"] == metric)].iloc[0]
+    n = int(row["seeds"])
+    t = t_quantile((1 + confidence) / 2, n - 1)
+    return {"id": result_id, "source": row["source"], "experiment": row["experiment"], "n": n, "df": n - 1,
+            "mean": row["mean"], "sd": row["sd"], "t": t, "factor": math.sqrt(1 + 1 / n),
+            "half": row["pi_half_width"], "low": row["pi_low"], "high": row["pi_high"],
+            "ci_half": t * row["sd"] / math.sqrt(n), "reported": row["reported"],
+            "distance_sd": abs(row["distance_sd"]), "verdict": row["verdict"],
+            "inside": "inside" if row["pi_low"] <= row["reported"] <= row["pi_high"] else "outside"}
 
 
 def format_result_table(df: Any, metric: str) -> Any:

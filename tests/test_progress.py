@@ -1,0 +1,45 @@
+"""Estimated and remaining times of a study."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from hwlib import experiments as E
+from hwlib import progress
+
+
+def entry(name: str, dataset: str, batch: int, epoch_seconds: list[float], n_train: int):
+    return SimpleNamespace(config={"name": name, "experiment": {"dataset": dataset, "train": {"batch_size": batch}}},
+                           provenance={"epoch_seconds": epoch_seconds}, metrics={"n_train": n_train})
+
+
+def test_estimates_come_from_the_same_experiment_then_the_dataset_then_a_constant():
+    rates = progress.stored_rates([entry("mnist-base", "mnist", 32, [10.0, 12.0, 11.0], 60000),
+                                   entry("mnist-l2", "mnist", 32, [20.0], 60000)])
+    base = E.get("mnist-base")
+    assert progress.estimate_seconds(base, rates) == 11.0 * 10  # median epoch x 10 epochs
+    sweep = E.get("mnist-k3s3-same").with_overrides({"n_train": 30000})
+    assert progress.estimate_seconds(sweep, rates) == pytest.approx(15.5 / 2 * 10)  # the dataset's median, half the images
+    cifar = E.get("cifar10-base")
+    assert progress.estimate_seconds(cifar, rates) == progress.FALLBACK_SECONDS_PER_10K["cifar10"] * 5 * 15
+
+
+def test_durations_read_like_a_person_would_say_them():
+    assert [progress.duration(s) for s in (40, 89.4, 600, 3900, 7260)] == ["40 s", "89 s", "10 min", "1 h 05 min",
+                                                                        "2 h 01 min"]
+
+
+def test_progress_lines_count_runs_and_rescale_the_time_left(monkeypatch):
+    lines: list[str] = []
+    clock = iter([600.0, 600.0, 1800.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    p = progress.Progress([600.0] * 4, workers=2, log=lines.append, width=4, start=0.0)
+    assert p.total_estimate() == 1200.0
+    p.finished(0, "a")  # one of two workers done: the estimates still stand
+    p.finished(1, "b")  # both done after 10 min, as estimated: pace 1
+    p.finished(2, "c")  # the third took 20 min more: the machine runs at half the estimated speed
+    assert lines == ["[#...] 1/4 runs trained (a); 10 min so far, about 15 min left",
+                     "[##..] 2/4 runs trained (b); 10 min so far, about 10 min left",
+                     "[###.] 3/4 runs trained (c); 30 min so far, about 20 min left"]
