@@ -267,7 +267,7 @@ def _processes_with(variable: str) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("to_group", [False, True], ids=["main-process", "process-group"])
+@pytest.mark.parametrize("to_group", [False, True, "kill"], ids=["main-process", "process-group", "kill-9"])
 def test_ctrl_c_stops_every_worker_and_stores_nothing(tmp_path, tiny_dir, to_group):
     """Ctrl-C at a terminal reaches the whole process group; `kill -INT` only the main one."""
     import time
@@ -286,6 +286,15 @@ def test_ctrl_c_stops_every_worker_and_stores_nothing(tmp_path, tiny_dir, to_gro
             break
         assert time.monotonic() < deadline, "no epoch reported"
     assert len(_processes_with(f"HWLIB_TEST_MARK={marker}")) >= 3  # the command, two workers (a resource tracker)
+    if to_group == "kill":  # the command killed outright: its workers must not train on, orphaned
+        proc.kill()
+        proc.communicate(timeout=60)
+        for _ in range(50):
+            if not _processes_with(f"HWLIB_TEST_MARK={marker}"):
+                break
+            time.sleep(0.2)
+        assert _processes_with(f"HWLIB_TEST_MARK={marker}") == []
+        return
     if to_group:
         os.killpg(proc.pid, signal.SIGINT)
     else:

@@ -334,10 +334,26 @@ def _worker_interrupted(signum: int, frame: Any) -> None:
     os._exit(130)  # idle: nothing to clean up
 
 
-def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | None) -> None:
+def _die_with_parent() -> None:
+    """Have the kernel kill this process when its parent dies (Linux): a worker must not
+    train on, orphaned, after its command was killed (its half-written run is then removed
+    by the next write to the store)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | None, parent: int) -> None:
     import signal
 
     global _BUSY
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
     signal.signal(signal.SIGINT, _worker_interrupted)
     while True:
         item = todo.get()
@@ -373,7 +389,8 @@ def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
         todo.put(item)
     for _ in range(n_workers):
         todo.put(None)
-    procs = [ctx.Process(target=_worker, args=(todo, results, _absolute(store.root), force, _absolute(data_dir)),
+    procs = [ctx.Process(target=_worker, args=(todo, results, _absolute(store.root), force, _absolute(data_dir),
+                                               os.getpid()),
                          name=f"hwlib-worker-{i + 1}", daemon=True) for i in range(n_workers)]
     for p in procs:
         p.start()
