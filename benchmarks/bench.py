@@ -506,7 +506,7 @@ def bench_book(b: Bench, args: argparse.Namespace) -> dict[str, Any]:
     shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("_build", "tmp*.ipynb"))
     env = dict(os.environ, HWLIB_STORE=str(store), HWLIB_NO_TRAIN="1")  # warm store: never train here
     report = [sys.executable, "-c",
-              "import pathlib, sys; import hwlib.report as r; r.book_dir = lambda: pathlib.Path(sys.argv[1]); "
+              "import pathlib, sys; import hwlib.book as r; r.book_dir = lambda: pathlib.Path(sys.argv[1]); "
               "from hwlib.cli import main; sys.exit(main(['report']))", str(book)]
     jb = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(book), "-n", "--keep-going"]
     out: dict[str, Any] = {"store": str(store), "copy": str(book)}

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from hwlib.inventory import INVENTORY
-from hwlib.report import CHAPTERS, EXTRA_PARAMETERS
+from hwlib.book import CHAPTERS, EXTRA_PARAMETERS
 
 from conftest import needs_real_data, real_data_dir
 
@@ -40,7 +40,7 @@ def test_parameters_cell_holds_literals_only(chapter):
         assert isinstance(target, ast.Name)
         ast.literal_eval(node.value)  # raises on anything but a literal
         names.append(target.id)
-    from hwlib.report import Settings
+    from hwlib.settings import Settings
 
     expected = [f.name for f in Settings.__dataclass_fields__.values()] + list(EXTRA_PARAMETERS.get(chapter, ()))
     assert sorted(names) == sorted(expected)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hwlib import experiments as E
-from hwlib import plots, report, tables
+from hwlib import glue, plots, provenance, settings, tables
 from hwlib import reproduction as R
 from hwlib.errors import ConfigError
 from hwlib.stats import holm
@@ -294,14 +294,14 @@ def test_histories_and_band_figure_and_provenance_of_several_runs():
         runs.append(r)
     h = R.histories(runs)
     assert list(h["seed"].unique()) == [0, 1, 2] and len(h) == 6
-    line = report.provenance(runs)
+    line = provenance.provenance(runs)
     assert "mnist-base seeds 0,1,2 (runs mnist-ba mnist-ba mnist-ba)" in line and "@ abcdef01" in line
     many = [fake_run(name, s, 0.9) for name in E.SWEEPS["mnist"] for s in range(2)]
-    line = report.provenance(many)
+    line = provenance.provenance(many)
     assert line.startswith("14 runs of 7 experiments, seeds 0–1 · run-set ") and "data ffff" in line
-    assert report.provenance(list(reversed(many))) == line  # the digest ignores order
-    assert report.provenance(many + many[:3]) == line  # a run listed twice counts once
-    image = report.show(plots.learning_curves(None, band=h), runs)
+    assert provenance.provenance(list(reversed(many))) == line  # the digest ignores order
+    assert provenance.provenance(many + many[:3]) == line  # a run listed twice counts once
+    image = provenance.show(plots.learning_curves(None, band=h), runs)
     assert image.data[:4] == b"\x89PNG"
 
 
@@ -316,7 +316,7 @@ def test_intervals_figure_has_a_panel_per_dataset():
 
 
 def test_seed_runs_train_seeds_and_keep_weights_of_seed_0_only(tiny_env):
-    from hwlib.report import Settings
+    from hwlib.settings import Settings
 
     s = Settings.from_params(epochs=1, n_train=100, n_test=50)
     runs = s.seed_runs("mnist-base", 2)
@@ -333,7 +333,7 @@ def test_glue_all_glues_numpy_scalars_as_plain_numbers(monkeypatch):
 
     glued = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
-    report.glue_all("x", {"a": np.float64(95.26), "b": np.int64(3), "c": "text"})
+    glue.glue_all("x", {"a": np.float64(95.26), "b": np.int64(3), "c": "text"})
     assert glued == {"x_a": 95.26, "x_b": 3, "x_c": "text"}
     assert type(glued["x_a"]) is float and type(glued["x_b"]) is int
 

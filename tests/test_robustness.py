@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 TINY_SETTINGS = {"epochs": 1, "n_train": 100, "n_test": 50}
 TINY = [arg for name, value in TINY_SETTINGS.items() for arg in ("--set", f"{name}={value}")]
-TINY_EXP = E.get("mnist-base").with_overrides(TINY_SETTINGS)  # what `train mnist-base *TINY` trains
+TINY_EXP = E.prepare("mnist-base").with_overrides(TINY_SETTINGS)  # what `train mnist-base *TINY` trains
 
 
 # ---------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def api_from_dict_unknown_dataset(ctx: Ctx) -> Any:
 
 def api_settings(**params: Any) -> Callable[[Ctx], Any]:
     def call(ctx: Ctx) -> Any:
-        from hwlib.report import Settings
+        from hwlib.settings import Settings
 
         return Settings.from_params(**params)
 

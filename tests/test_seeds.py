@@ -25,8 +25,8 @@ def test_train_seeds_then_reuse(tiny_env, capsys):
     assert main(["train", "mnist-base", "--seeds", "3", *TINY]) == 0
     out = capsys.readouterr().out
     lines = [l for l in out.splitlines() if l.startswith("mnist-base seed")]
-    assert [l.split()[2] for l in lines] == ["0", "1", "2"]
-    keys = [re.search(r"\[([0-9a-f]{16})\]", l).group(1) for l in lines]
+    assert sorted(l.split()[2] for l in lines) == ["0", "1", "2"]  # as each finishes, on 2 workers
+    keys = [re.search(r"\[([0-9a-f]{16})\]", l).group(1) for l in sorted(lines, key=lambda l: int(l.split()[2]))]
     assert len(set(keys)) == 3 and sorted(RunStore().keys()) == sorted(keys)
     header, rows = table_rows(out)
     for column in SEED_COLUMNS:

@@ -165,3 +165,111 @@ def accuracy_gap(history: Any, tolerance: float = PLATEAU_TOLERANCE) -> Accuracy
         plateau_epoch=int(epochs[plateau]),
         overfit_epoch=int(epochs[plateau]) if overfits else None,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Findings: every result-dependent value or phrase the prose states
+# ---------------------------------------------------------------------------------------
+def _config_text(row: Any) -> str:
+    return f"{row['kernel']} kernels with stride {row['stride']} and {row['padding']} padding"
+
+
+def sweep_findings(df: Any, base_name: str) -> dict[str, Any]:
+    """What the prose says about Table 3 / Table 6 (``df`` from ``tables.sweep_table``)."""
+    acc = "test accuracy (%)"
+    best, second, worst = df.iloc[0], df.iloc[min(1, len(df) - 1)], df.iloc[-1]
+    stride1, strided = df[df["stride"] == 1], df[df["stride"] > 1]
+    if len(stride1) and len(strided):
+        if stride1[acc].min() > strided[acc].max():
+            verdict = "every stride-1 configuration beats every strided one"
+        elif stride1[acc].mean() > strided[acc].mean():
+            verdict = "stride-1 configurations do better on average, but not every one beats every strided one"
+        else:
+            verdict = "strided configurations do as well as or better than stride 1 on average"
+    else:
+        verdict = "the sweep has no strided configuration to compare"
+    base_rank = int(df.index[df["experiment"].isin([base_name])][0]) + 1 if base_name in set(df["experiment"]) else 0
+    return {
+        "best_config": _config_text(best), "best_acc": float(best[acc]), "best_loss": float(best["test loss"]),
+        "second_config": _config_text(second), "second_gap": float(-second["Δ accuracy (pp)"]),
+        "worst_config": _config_text(worst), "worst_acc": float(worst[acc]),
+        "worst_gap": float(-worst["Δ accuracy (pp)"]),
+        "stride1_mean": float(stride1[acc].mean()) if len(stride1) else float("nan"),
+        "strided_mean": float(strided[acc].mean()) if len(strided) else float("nan"),
+        "stride_verdict": verdict,
+        "base_rank": base_rank,
+        "base_is_best": "is" if base_rank == 1 else "is not",
+    }
+
+
+OVERFIT_LOSS_RISE = 0.10  # a final test loss 10% above its minimum counts as overfitting
+
+
+def curve_findings(history: Any) -> dict[str, Any]:
+    """Where the learning curves end, where the test accuracy plateaus, and whether the
+    test loss turns up (accuracies in percent)."""
+    g = accuracy_gap(history)
+    h = history.sort_values("epoch").reset_index(drop=True)
+    i_min = int(h["test_loss"].idxmin())
+    rise = float(h["test_loss"].iloc[-1] - h["test_loss"].iloc[i_min])
+    min_epoch = int(h["epoch"].iloc[i_min])
+    tol = 100 * PLATEAU_TOLERANCE
+    if g["overfit_epoch"] is not None:
+        plateau = (f"from epoch {g['overfit_epoch']} on, the test accuracy stays within {tol:g} point of "
+                   "its best while the training accuracy keeps rising")
+    else:
+        plateau = "the test accuracy keeps pace with the training accuracy up to the last epoch"
+    min_loss = float(h["test_loss"].iloc[i_min])
+    if rise > OVERFIT_LOSS_RISE * min_loss:
+        loss = (f"the test loss is lowest after epoch {min_epoch} and has risen by {rise:.3f} "
+                f"({100 * rise / min_loss:.0f}%) by the end while the training loss keeps falling: "
+                "the network overfits")
+    elif rise > 0:
+        loss = (f"the test loss is lowest after epoch {min_epoch} and ends within "
+                f"{100 * rise / min_loss:.0f}% of that minimum: at most mild overfitting")
+    else:
+        loss = "the test loss is still at its lowest at the last epoch: no sign of overfitting yet"
+    return {
+        "epochs": g["epochs"],
+        "test_acc": 100 * g["test_accuracy"], "train_acc": 100 * g["train_accuracy"],
+        "test_loss": float(h["test_loss"].iloc[-1]), "train_loss": float(h["loss"].iloc[-1]),
+        "gap": 100 * abs(g["gap"]),
+        "test_vs_train": "above" if g["test_above_train"] else "below",
+        "relation_phrase": (
+            "the test accuracy is above the training accuracy at every epoch"
+            if g["test_above_train_every_epoch"] else
+            f"the test accuracy ends {'above' if g['test_above_train'] else 'below'} the training accuracy"),
+        "best_test_epoch": g["best_epoch"], "best_test_acc": 100 * g["best_test_accuracy"],
+        "min_test_loss_epoch": min_epoch, "test_loss_rise": rise,
+        "plateau_phrase": plateau, "overfit_phrase": loss,
+    }
+
+
+def compare_findings(base: Any, other: Any) -> dict[str, Any]:
+    """How a variant (L2, tuned) compares with the base run at the end of training."""
+    b, o = curve_findings(base.history), curve_findings(other.history)
+    diff = o["test_acc"] - b["test_acc"]
+    return {
+        **{f"other_{k}": v for k, v in o.items()},
+        "acc_diff": abs(diff),
+        "acc_direction": "higher" if diff > 0 else "lower",
+        "gap_base": b["gap"], "gap_other": o["gap"],
+        "gap_direction": "narrower" if o["gap"] < b["gap"] else "wider",
+    }
+
+
+def example_findings(y_true: Any, proba: Any, class_names: tuple[str, ...]) -> dict[str, Any]:
+    """Errors on the test set: how many, the most common confusion, confidence."""
+    y_true = np.asarray(y_true)
+    pred = proba.argmax(axis=1)
+    conf = proba.max(axis=1)
+    wrong = pred != y_true
+    pairs = np.zeros((len(class_names), len(class_names)), dtype=int)
+    np.add.at(pairs, (y_true[wrong], pred[wrong]), 1)
+    t, p = np.unravel_index(pairs.argmax(), pairs.shape)
+    return {
+        "n_test": int(len(y_true)), "n_wrong": int(wrong.sum()),
+        "top_true": class_names[t], "top_pred": class_names[p], "top_count": int(pairs[t, p]),
+        "conf_right": 100 * float(conf[~wrong].mean()) if (~wrong).any() else float("nan"),
+        "conf_wrong": 100 * float(conf[wrong].mean()) if wrong.any() else float("nan"),
+    }

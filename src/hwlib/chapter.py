@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from hwlib import analysis, plots, report, tables
+from hwlib import analysis, glue, plots, provenance, tables
 from hwlib import experiments as E
 from hwlib.reproduction import Result, load_reported
 from hwlib.stats import summarize
@@ -63,7 +63,7 @@ def above_train(history: Any) -> dict[str, Any]:
 @dataclass
 class DatasetChapter:
     """The blocks of the chapter on ``dataset`` under ``settings`` (a checked
-    :class:`hwlib.report.Settings`)."""
+    :class:`hwlib.settings.Settings`)."""
 
     dataset: str
     settings: Any
@@ -84,7 +84,7 @@ class DatasetChapter:
     # -- helpers ---------------------------------------------------------------------------
     def glue(self, block: str, values: dict[str, Any]) -> None:
         prefix = f"{self.dataset}_{block}" if block else self.dataset
-        report.glue_all(prefix, values)
+        glue.glue_all(prefix, values)
         self.glued += [f"{prefix}_{k}" for k in values]
 
     def name(self, what: str) -> str:
@@ -104,8 +104,8 @@ class DatasetChapter:
     # -- blocks ----------------------------------------------------------------------------
     def network(self) -> None:
         """The architecture and training-settings tables."""
-        report.glue_table(f"{self.dataset}_arch", tables.architecture_table(self.base.experiment))
-        report.glue_table(f"{self.dataset}_hparams", tables.hyperparameter_table(self.base.experiment))
+        glue.glue_table(f"{self.dataset}_arch", tables.architecture_table(self.base.experiment))
+        glue.glue_table(f"{self.dataset}_hparams", tables.hyperparameter_table(self.base.experiment))
 
     def sweep(self) -> None:
         """The kernel/stride table (ours best to worst, the homework's numbers beside)."""
@@ -116,21 +116,21 @@ class DatasetChapter:
         df["reported accuracy (%)"] = [reported[n].accuracy if n in reported else float("nan")
                                        for n in df["experiment"]]
         df["reported loss"] = [reported[n].loss if n in reported else float("nan") for n in df["experiment"]]
-        report.glue_table(f"{self.dataset}_sweep", df)
-        self.glue("sweep", report.sweep_findings(df, E.SWEEPS[self.dataset][0]))  # row 1: the base net
+        glue.glue_table(f"{self.dataset}_sweep", df)
+        self.glue("sweep", analysis.sweep_findings(df, E.SWEEPS[self.dataset][0]))  # row 1: the base net
 
     def curves(self) -> Any:
         """The base network's learning curves (figure), its findings and the reported numbers."""
-        self.glue("base", report.curve_findings(self.base.history) | above_train(self.base.history))
+        self.glue("base", analysis.curve_findings(self.base.history) | above_train(self.base.history))
         self._quote("base", self.base)
-        return report.show(plots.learning_curves(self.base.history), self.base)
+        return provenance.show(plots.learning_curves(self.base.history), self.base)
 
     @cached_property
     def weights(self) -> dict[str, Any]:
         return analysis.layer_weights(self.base.load_model())
 
     def weight_histogram(self, layer: str) -> Any:
-        return report.show(plots.weight_histograms(*self.weights[layer], layer), self.base)
+        return provenance.show(plots.weight_histograms(*self.weights[layer], layer), self.base)
 
     @cached_property
     def model(self) -> Any:
@@ -140,13 +140,13 @@ class DatasetChapter:
         """Predict the test set; glue the error counts and confidences."""
         self.proba = analysis.predict_proba(self.model, self.data.x_test)
         self.pred = self.proba.argmax(axis=1)
-        self.glue("ex", report.example_findings(self.data.y_test, self.proba, self.data.class_names))
+        self.glue("ex", analysis.example_findings(self.data.y_test, self.proba, self.data.class_names))
 
     def examples(self, correct: bool) -> Any:
         """The first five correctly (or wrongly) classified test images, in test-set order."""
         pick = analysis.pick_examples(self.data.y_test, self.proba, n=N_EXAMPLES, correct=correct)
         d = self.data
-        return report.show(plots.examples(d.x_test[pick], d.y_test[pick], self.pred[pick], self.proba[pick],
+        return provenance.show(plots.examples(d.x_test[pick], d.y_test[pick], self.pred[pick], self.proba[pick],
                                           d.class_names), self.base)
 
     def features(self) -> None:
@@ -163,11 +163,11 @@ class DatasetChapter:
 
     def input_image(self) -> Any:
         idx = FEATURE_IMAGE
-        return report.show(plots.input_image(self.data.x_test[idx], self.data.class_names[int(self.data.y_test[idx])]),
+        return provenance.show(plots.input_image(self.data.x_test[idx], self.data.class_names[int(self.data.y_test[idx])]),
                            self.base)
 
     def feature_map(self, layer: str) -> Any:
-        return report.show(plots.feature_maps(self.maps[layer], layer), self.base)
+        return provenance.show(plots.feature_maps(self.maps[layer], layer), self.base)
 
     def l2(self) -> Any:
         """The L2 network: its findings against the base network, the reported numbers, and
@@ -175,26 +175,26 @@ class DatasetChapter:
         self.l2_run = self.settings.run(self.name("l2"))
         self.runs.append(self.l2_run)
         exp = self.l2_run.experiment
-        self.glue("l2", report.compare_findings(self.base, self.l2_run) | above_train(self.l2_run.history)
+        self.glue("l2", analysis.compare_findings(self.base, self.l2_run) | above_train(self.l2_run.history)
                   | {"factor": exp.model.l2, "layers": ", ".join(exp.model.l2_layers)})
         self._quote("l2", self.l2_run)
-        return report.show(plots.learning_curves(self.l2_run.history), self.l2_run)
+        return provenance.show(plots.learning_curves(self.l2_run.history), self.l2_run)
 
     def l2_weights(self) -> Any:
-        return report.show(plots.all_weight_histograms(analysis.layer_weights(self.l2_run.load_model())),
+        return provenance.show(plots.all_weight_histograms(analysis.layer_weights(self.l2_run.load_model())),
                            self.l2_run)
 
     def tuned(self) -> Any:
         """The tuned L2 network (CIFAR-10): what changed, its findings, its curves (figure)."""
         self.tuned_run = self.settings.run(self.name("l2-tuned"))
         self.runs.append(self.tuned_run)
-        report.glue_table(f"{self.dataset}_tuned_changes",
+        glue.glue_table(f"{self.dataset}_tuned_changes",
                           tables.changes_table(self.l2_run.experiment, self.tuned_run.experiment))
-        self.glue("tuned", report.compare_findings(self.base, self.tuned_run))
-        self.glue("tuned_vs_l2", report.compare_findings(self.l2_run, self.tuned_run))
+        self.glue("tuned", analysis.compare_findings(self.base, self.tuned_run))
+        self.glue("tuned_vs_l2", analysis.compare_findings(self.l2_run, self.tuned_run))
         self._quote("tuned", self.tuned_run)
-        return report.show(plots.learning_curves(self.tuned_run.history), self.tuned_run)
+        return provenance.show(plots.learning_curves(self.tuned_run.history), self.tuned_run)
 
     def key_numbers(self) -> str:
         """The chapter's runs' final numbers, one line each (checked by nbval)."""
-        return report.key_numbers(self.runs).to_string(index=False)
+        return glue.key_numbers(self.runs).to_string(index=False)

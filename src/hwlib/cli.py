@@ -14,7 +14,7 @@ from typing import Sequence
 from hwlib import __version__
 from hwlib.errors import HwlibError
 from hwlib.experiments import DEFAULT_VARIANT, PROFILES, SWEEPS, VARIANT_HELP
-from hwlib.report import CHAPTERS
+from hwlib.book import CHAPTERS
 
 EPILOG = """\
 environment:
@@ -337,7 +337,7 @@ def cmd_store(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     import yaml
 
-    from hwlib import report
+    from hwlib import book, settings
 
     params = {"profile": args.profile}
     if args.variant:
@@ -347,9 +347,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             params[name] = yaml.safe_load(value)
         except yaml.YAMLError:  # not YAML: keep the text, and let the check below explain
             params[name] = value
-    report.check_parameters(params)  # a bad parameter stops here, before any notebook runs
-    chapters = tuple(args.chapter) if args.chapter else report.CHAPTERS
-    for path in report.execute_chapters(params, chapters, log=_print):
+    settings.check_parameters(params)  # a bad parameter stops here, before any notebook runs
+    chapters = tuple(args.chapter) if args.chapter else book.CHAPTERS
+    for path in book.execute_chapters(params, chapters, log=_print):
         _print(f"wrote {path}")
     return 0
 

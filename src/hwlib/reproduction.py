@@ -195,7 +195,7 @@ def collect(settings: Any, reported: Reported, seeds: Mapping[str, int],
             by_name: Mapping[str, int] | None = None) -> dict[str, list[Any]]:
     """The runs of every experiment ``reported`` needs: seeds ``0..seeds[dataset]-1``.
 
-    ``settings``: a chapter's :class:`hwlib.report.Settings` (profile, variant, store,
+    ``settings``: a chapter's :class:`hwlib.settings.Settings` (profile, variant, store,
     training on a miss); ``seeds``: the number of seeds per dataset, e.g. ``{"mnist": 5,
     "cifar10": 3}``; ``by_name``: more seeds for single experiments (the tuned L2 run).
     """
@@ -617,7 +617,7 @@ def histories(runs: Sequence[Any]) -> Any:
     return pd.concat([r.history.assign(seed=r.experiment.train.seed) for r in runs], ignore_index=True)
 
 
-def key_numbers(results: Any, claims: Any) -> Any:
+def key_verdicts(results: Any, claims: Any) -> Any:
     """The chapter's key numbers and verdicts, one line each (checked by nbval)."""
     import pandas as pd
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from hwlib import experiments as E
-from hwlib import report, tables
+from hwlib import analysis, provenance, tables
 from hwlib.errors import ConfigError, HwlibError
-from hwlib.report import Settings
+from hwlib.settings import Settings
 
 
 @pytest.mark.parametrize("params, message", [
@@ -29,7 +29,7 @@ def test_bad_parameters_stop_with_a_clear_message(params, message):
 
 
 def test_chapter_extras_are_checked_and_go_to_their_chapter_only():
-    from hwlib.report import chapter_parameters, check_parameters
+    from hwlib.settings import chapter_parameters, check_parameters
 
     params = {"profile": "quick", "mnist_seeds": 3, "cifar10_seeds": 2}
     assert check_parameters(params).profile == "quick"
@@ -45,7 +45,13 @@ def test_settings_apply_profile_and_overrides():
     s = Settings.from_params(profile="quick", epochs=1, seed=3)
     e = s.experiment("cifar10-l2-tuned")
     assert (e.train.epochs, e.train.n_train, e.train.seed, e.train.learning_rate) == (1, 2000, 3, 0.002)
-    assert Settings.from_params().experiment("mnist-base") == E.get("mnist-base")
+    assert Settings.from_params(variant="stated").experiment("mnist-base") == E.get("mnist-base")
+    original = Settings.from_params().experiment("mnist-base")  # the chapters' default: the original code
+    assert original == E.prepare("mnist-base", variant="original") and original.train.input_scale == "raw"
+    assert Settings.from_params().experiment("cifar10-base").train.batch_size == 64
+    for bad in ("homework", 1, None):
+        with pytest.raises(ConfigError, match="variant must be one of 'stated', 'original'|Unknown variant"):
+            Settings.from_params(variant=bad)
 
 
 def test_errors_render_as_one_paragraph_in_jupyter():
@@ -69,13 +75,13 @@ def test_sweep_table_and_findings():
     df = sweep_df([0.98, 0.975, 0.97, 0.96, 0.95, 0.94, 0.85])
     assert list(df["experiment"])[0] == "mnist-k5s1-same"
     assert df["Δ accuracy (pp)"].iloc[0] == 0 and df["Δ accuracy (pp)"].iloc[-1] == pytest.approx(-13.0)
-    f = report.sweep_findings(df, "mnist-k5s1-same")
+    f = analysis.sweep_findings(df, "mnist-k5s1-same")
     assert f["best_config"] == "5x5 kernels with stride 1 and same padding"
     assert f["base_is_best"] == "is" and f["base_rank"] == 1
     assert f["stride_verdict"] == "every stride-1 configuration beats every strided one"
     assert f["worst_gap"] == pytest.approx(13.0)
     # A strided configuration that wins flips the verdict and the base's rank.
-    g = report.sweep_findings(sweep_df([0.95, 0.975, 0.97, 0.99, 0.90, 0.89, 0.85]), "mnist-k5s1-same")
+    g = analysis.sweep_findings(sweep_df([0.95, 0.975, 0.97, 0.99, 0.90, 0.89, 0.85]), "mnist-k5s1-same")
     assert g["base_is_best"] == "is not" and g["base_rank"] == 4
     assert g["stride_verdict"].startswith("stride-1 configurations do better on average")
     md = tables.to_markdown(df)
@@ -89,14 +95,14 @@ def history(test_acc, train_acc, test_loss):
 
 
 def test_curve_findings_detect_overfitting_or_not():
-    over = report.curve_findings(history([0.6, 0.7, 0.699], [0.6, 0.8, 0.9], [1.0, 0.8, 1.1]))
+    over = analysis.curve_findings(history([0.6, 0.7, 0.699], [0.6, 0.8, 0.9], [1.0, 0.8, 1.1]))
     assert over["test_vs_train"] == "below" and over["min_test_loss_epoch"] == 2
     assert over["overfit_phrase"].startswith("the test loss is lowest after epoch 2")
     assert over["plateau_phrase"].startswith("from epoch 2 on, the test accuracy stays within 0.5 point")
     assert over["test_loss_rise"] == pytest.approx(0.3) and over["gap"] == pytest.approx(20.1)
-    fine = report.curve_findings(history([0.9, 0.95], [0.85, 0.9], [0.3, 0.2]))
+    fine = analysis.curve_findings(history([0.9, 0.95], [0.85, 0.9], [0.3, 0.2]))
     assert fine["test_vs_train"] == "above" and "no sign of overfitting" in fine["overfit_phrase"]
-    mild = report.curve_findings(history([0.6, 0.7, 0.7], [0.6, 0.8, 0.9], [1.0, 0.8, 0.82]))
+    mild = analysis.curve_findings(history([0.6, 0.7, 0.7], [0.6, 0.8, 0.9], [1.0, 0.8, 0.82]))
     assert mild["overfit_phrase"] == ("the test loss is lowest after epoch 2 and ends within 2% of "
                                       "that minimum: at most mild overfitting")
     assert fine["relation_phrase"] == "the test accuracy is above the training accuracy at every epoch"
@@ -107,7 +113,7 @@ def test_curve_findings_detect_overfitting_or_not():
 def test_example_findings_counts_confusions():
     y = np.array([0, 1, 2, 1, 1])
     proba = np.eye(3)[[0, 2, 2, 2, 1]] * 0.9 + 0.1 / 3
-    f = report.example_findings(y, proba, ("a", "b", "c"))
+    f = analysis.example_findings(y, proba, ("a", "b", "c"))
     assert (f["n_wrong"], f["top_true"], f["top_pred"], f["top_count"]) == (2, "b", "c", 2)
 
 
@@ -134,13 +140,13 @@ def test_show_returns_one_png_stamped_with_provenance(tiny_env):
     texts = []
     real_text = fig.text
     fig.text = lambda *a, **k: texts.append(a[2]) or real_text(*a, **k)
-    img = report.show(fig, r)
+    img = provenance.show(fig, r)
     assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert texts == [report.provenance(r)] and r.key in texts[0] and r.data_fingerprint in texts[0]
+    assert texts == [provenance.provenance(r)] and r.key in texts[0] and r.data_fingerprint in texts[0]
 
 
 def test_executed_chapters_drop_only_tensorflow_log_lines():
-    from hwlib.report import _without_tf_log
+    from hwlib.book import _without_tf_log
 
     tf_lines = ("I0000 00:00:1795755390.022979   27253 port.cc:153] oneDNN custom operations are on.\n"
                 "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
