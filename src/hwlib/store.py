@@ -81,11 +81,8 @@ def default_root() -> Path:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class Entry:
@@ -366,10 +363,6 @@ def _read_owner(tmp: Path) -> tuple[int | None, str | None]:
         return int(parts[0]), (parts[1].strip() if len(parts) > 1 else None)
     except (OSError, ValueError, IndexError):
         return None, None
-
-
-def _read_pid(tmp: Path) -> int | None:
-    return _read_owner(tmp)[0]
 
 
 def _pid_alive(pid: int) -> bool:
