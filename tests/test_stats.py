@@ -96,7 +96,7 @@ def fake_run(name: str, seed: int, acc: float, loss: float):
 def test_sweep_seed_table_orders_by_mean_and_shows_sd_and_ci():
     runs = {
         "mnist-k3s3-same": [fake_run("mnist-k3s3-same", s, a, 0.3) for s, a in enumerate((0.90, 0.92, 0.94))],
-        "mnist-k5s1-same": [fake_run("mnist-k5s1-same", s, a, l) for s, (a, l) in
+        "mnist-k5s1-same": [fake_run("mnist-k5s1-same", s, a, loss) for s, (a, loss) in
                             enumerate(((0.97, 0.10), (0.98, 0.08), (0.99, 0.06)))],
     }
     df = tables.sweep_seed_table(runs)
