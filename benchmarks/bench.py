@@ -608,6 +608,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--full-reproduction", action="store_true",
                    help="also time hwlib reproduce into an empty store (about an hour on 2 cores)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"JSON results (default {DEFAULT_OUT.relative_to(ROOT)})")
+    p.add_argument("--show", action="store_true",
+                   help="print the tables of the results already in --out (measures nothing)")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--spec", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -629,6 +631,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         result = WORKERS[args.worker](json.loads(args.spec))
         Path(args.result).write_text(json.dumps(result, indent=1))
+        return 0
+    if args.show:
+        print_tables(json.loads(Path(args.out).read_text()))
         return 0
     out = run_benchmarks(args)
     print_tables(out)
