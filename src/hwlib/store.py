@@ -1,8 +1,8 @@
 """The content-addressed run store.
 
 A trained run lives in ``<store>/runs/<key>/`` where ``key`` hashes the experiment
-config, the data fingerprint and the training-code version (:func:`run_key`). An entry
-holds::
+config, the data fingerprint, the training-code version and the engine and thread
+settings that change a history (:func:`run_key`). An entry holds::
 
     config.json       the experiment (dict form), its key, data fingerprint, code version
     history.csv       per epoch: loss, accuracy, test_loss, test_accuracy
