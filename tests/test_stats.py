@@ -16,11 +16,23 @@ from hwlib.errors import ConfigError
     (1, 12.7062047362), (2, 4.30265272975), (3, 3.18244630528), (4, 2.77644510520),
     (9, 2.26215716280), (10, 2.22813885199), (29, 2.04522964213), (100, 1.98397151852),
 ])
-def test_interval_uses_the_tables_t_quantiles(df, t975):
-    # R's qt(0.975, df): the 95% interval of df + 1 values is mean -+ t975 * sem.
+def test_t_quantiles_match_the_tables(df, t975):
+    # R's qt(0.975, df); the 95% interval of df + 1 values is mean -+ t975 * sem.
+    assert stats.t_quantile(0.975, df) == pytest.approx(t975, abs=1e-9)
+    assert stats.t_quantile(0.025, df) == pytest.approx(-t975, abs=1e-9)
     s = stats.summarize([float(i % 3) for i in range(df + 1)])
     assert (s.ci_high - s.mean) / s.sem == pytest.approx(t975, abs=1e-9)
     assert (s.mean - s.ci_low) / s.sem == pytest.approx(t975, abs=1e-9)
+
+
+def test_t_quantile_edges():
+    assert stats.t_quantile(0.5, 7) == 0.0
+    assert stats.t_quantile(0.75, 1) == pytest.approx(1.0)  # Cauchy: tan(pi / 4)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ConfigError, match="degrees of freedom"):
+            stats.t_quantile(0.9, bad)
+    with pytest.raises(ConfigError, match="0 < q < 1"):
+        stats.t_quantile(1.0, 3)
 
 
 def test_summary_by_hand():

@@ -26,6 +26,15 @@ from scipy import stats as _scipy_stats
 from hwlib.errors import ConfigError
 
 
+def t_quantile(q: float, df: int) -> float:
+    """The ``q``-quantile of Student's t with ``df`` degrees of freedom (0 < q < 1)."""
+    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
+        raise ConfigError(f"The degrees of freedom must be a whole number >= 1, got {df!r}.")
+    if not 0 < q < 1:
+        raise ConfigError(f"A quantile needs 0 < q < 1, got {q!r}.")
+    return float(_scipy_stats.t.ppf(q, df))
+
+
 # ---------------------------------------------------------------------------------------
 # Summaries over seeds
 # ---------------------------------------------------------------------------------------
@@ -69,7 +78,7 @@ def summarize(values: Iterable[float], confidence: float = 0.95) -> Summary:
         return Summary(n, mean, math.nan, math.nan, math.nan, math.nan, confidence)
     sd = statistics.stdev(v, mean)
     sem = sd / math.sqrt(n)
-    half = float(_scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sem
+    half = t_quantile(0.5 + confidence / 2, n - 1) * sem
     return Summary(n, mean, sd, sem, mean - half, mean + half, confidence)
 
 
