@@ -311,7 +311,8 @@ class Bench:
         site = Path(self.args.jax_site)
         if site.is_dir():
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-        probe = [sys.executable, "-c", "import jax, keras; assert keras.backend.backend() == 'jax'; print(jax.__version__)"]
+        probe = [sys.executable, "-c",
+                 "import jax, keras; assert keras.backend.backend() == 'jax'; print(jax.__version__)"]
         ok = subprocess.run(probe, env=env, capture_output=True, text=True)
         if ok.returncode != 0 and self.args.install_jax:
             self.log(f"installing jax into {site} (about 600 MB) ...")
@@ -567,7 +568,8 @@ def print_tables(out: dict[str, Any]) -> None:
         bk = out["book"]
         print("\nReport and book (warm store):")
         for k in ("report", "report-rerun", "book-build", "book-rebuild"):
-            print(f"  {k:<13} {bk[k]['wall_s']:>8.1f} s  peak RSS {bk[k]['peak_rss_mb']:>6.0f} MB  exit {bk[k]['exit_code']}")
+            print(f"  {k:<13} {bk[k]['wall_s']:>8.1f} s  peak RSS {bk[k]['peak_rss_mb']:>6.0f} MB  "
+                  f"exit {bk[k]['exit_code']}")
     if out.get("full_reproduction"):
         fr = out["full_reproduction"]
         print(f"\nhwlib reproduce into an empty store: {fr['wall_s']:.0f} s, peak RSS {fr['peak_rss_mb']:.0f} MB, "
@@ -606,6 +608,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--full-reproduction", action="store_true",
                    help="also time hwlib reproduce into an empty store (about an hour on 2 cores)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"JSON results (default {DEFAULT_OUT.relative_to(ROOT)})")
+    p.add_argument("--show", action="store_true",
+                   help="print the tables of the results already in --out (measures nothing)")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--spec", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -627,6 +631,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         result = WORKERS[args.worker](json.loads(args.spec))
         Path(args.result).write_text(json.dumps(result, indent=1))
+        return 0
+    if args.show:
+        print_tables(json.loads(Path(args.out).read_text()))
         return 0
     out = run_benchmarks(args)
     print_tables(out)

@@ -43,3 +43,12 @@ def test_bench_smoke_run_writes_results(tiny_dir, tmp_path):
     assert len(r["sweep_rss"]["series"]) == 7 and all(s["rss_mb"] > 0 for s in r["sweep_rss"]["series"])
     assert all(p["exit_code"] == 0 and p["peak_rss_mb"] > 0 for p in r["parts"])
     assert not (tmp_path / "store").exists()  # the sweep trains into its own temporary store
+
+
+def test_show_prints_the_committed_results():
+    """`bench.py --show` prints the tables of benchmarks/results.json, measuring nothing."""
+    proc = subprocess.run([sys.executable, str(BENCH), "--show"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    machine = json.loads((BENCH.parent / "results.json").read_text())["machine"]
+    assert f"machine: {machine['cores']} cores, {machine['cpu']}" in proc.stdout
+    assert "Throughput: hwlib vs plain Keras" in proc.stdout

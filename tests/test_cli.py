@@ -41,10 +41,10 @@ def test_train_then_hit_then_force(tiny_env, capsys):
 def test_sweep_prints_the_table_best_to_worst(tiny_env, capsys):
     assert main(["sweep", "mnist", *TINY]) == 0
     out = capsys.readouterr().out
-    lines = [l for l in out.splitlines() if l.strip()]
+    lines = [line for line in out.splitlines() if line.strip()]
     header = lines[-8]
     assert "test loss" in header and "test accuracy (%)" in header and "Δ accuracy (pp)" in header
-    accs = [float(l.split()[-2]) for l in lines[-7:]]
+    accs = [float(line.split()[-2]) for line in lines[-7:]]
     assert accs == sorted(accs, reverse=True)
     assert float(lines[-7].split()[-1]) == 0.0
     # A second sweep trains nothing.

@@ -7,8 +7,16 @@ import dataclasses
 import pytest
 
 from hwlib import experiments as E
-from hwlib.config import (ConvLayer, Experiment, ModelSpec, TrainSpec, conv_output_size,
-                          parse_overrides, shape_walk, validate)
+from hwlib.config import (
+    ConvLayer,
+    Experiment,
+    ModelSpec,
+    TrainSpec,
+    conv_output_size,
+    parse_overrides,
+    shape_walk,
+    validate,
+)
 from hwlib.errors import ConfigError
 
 BASE = E.get("mnist-base")

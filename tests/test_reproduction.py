@@ -328,8 +328,8 @@ def test_seed_runs_train_seeds_and_keep_weights_of_seed_0_only(tiny_env):
 
 
 def test_glue_all_glues_numpy_scalars_as_plain_numbers(monkeypatch):
-    import numpy as np
     import myst_nb
+    import numpy as np
 
     glued = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))

@@ -26,9 +26,10 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ from hwlib import experiments as E
 from hwlib.cli import main
 from hwlib.config import ConvLayer, Experiment, ModelSpec, validate
 from hwlib.errors import ConfigError, DataError, HwlibError, StoreError
-from hwlib.store import MANIFEST, WEIGHTS, RunStore
+from hwlib.store import MANIFEST, WEIGHTS
 
 from conftest import make_tiny
 

@@ -16,17 +16,18 @@ SEED_COLUMNS = ("seeds", "test accuracy (%) mean ± sd", "accuracy 95% CI", "tes
 
 
 def table_rows(out: str, header_word: str = "experiment") -> tuple[str, list[str]]:
-    lines = [l for l in out.splitlines() if l.strip()]
-    start = max(i for i, l in enumerate(lines) if l.lstrip().startswith(header_word))
+    lines = [line for line in out.splitlines() if line.strip()]
+    start = max(i for i, line in enumerate(lines) if line.lstrip().startswith(header_word))
     return lines[start], lines[start + 1:]
 
 
 def test_train_seeds_then_reuse(tiny_env, capsys):
     assert main(["train", "mnist-base", "--seeds", "3", *TINY]) == 0
     out = capsys.readouterr().out
-    lines = [l for l in out.splitlines() if l.startswith("mnist-base seed")]
-    assert sorted(l.split()[2] for l in lines) == ["0", "1", "2"]  # as each finishes, on 2 workers
-    keys = [re.search(r"\[([0-9a-f]{16})\]", l).group(1) for l in sorted(lines, key=lambda l: int(l.split()[2]))]
+    lines = [line for line in out.splitlines() if line.startswith("mnist-base seed")]
+    assert sorted(line.split()[2] for line in lines) == ["0", "1", "2"]  # as each finishes, on 2 workers
+    keys = [re.search(r"\[([0-9a-f]{16})\]", line).group(1)
+            for line in sorted(lines, key=lambda line: int(line.split()[2]))]
     assert len(set(keys)) == 3 and sorted(RunStore().keys()) == sorted(keys)
     header, rows = table_rows(out)
     for column in SEED_COLUMNS:

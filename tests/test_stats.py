@@ -17,21 +17,20 @@ from hwlib.errors import ConfigError
     (9, 2.26215716280), (10, 2.22813885199), (29, 2.04522964213), (100, 1.98397151852),
 ])
 def test_t_quantiles_match_the_tables(df, t975):
+    # R's qt(0.975, df); the 95% interval of df + 1 values is mean -+ t975 * sem.
     assert stats.t_quantile(0.975, df) == pytest.approx(t975, abs=1e-9)
     assert stats.t_quantile(0.025, df) == pytest.approx(-t975, abs=1e-9)
-    assert stats.t_cdf(t975, df) == pytest.approx(0.975, abs=1e-11)
-    assert stats.t_sf2(t975, df) == pytest.approx(0.05, abs=1e-11)
+    s = stats.summarize([float(i % 3) for i in range(df + 1)])
+    assert (s.ci_high - s.mean) / s.sem == pytest.approx(t975, abs=1e-9)
+    assert (s.mean - s.ci_low) / s.sem == pytest.approx(t975, abs=1e-9)
 
 
-def test_t_distribution_edges():
+def test_t_quantile_edges():
     assert stats.t_quantile(0.5, 7) == 0.0
-    assert stats.t_cdf(0.0, 3) == 0.5 and stats.t_sf2(0.0, 3) == pytest.approx(1.0)
-    assert stats.t_cdf(math.inf, 3) == 1.0 and stats.t_sf2(-math.inf, 3) == 0.0
-    assert stats.t_cdf(1.0, 1) == pytest.approx(0.75)  # Cauchy: 1/2 + atan(1)/pi
-    assert stats.t_cdf(1.0, 2) == pytest.approx(0.5 + 0.5 / math.sqrt(3))  # df 2: 1/2 + t/(2 sqrt(2 + t^2))
+    assert stats.t_quantile(0.75, 1) == pytest.approx(1.0)  # Cauchy: tan(pi / 4)
     for bad in (0, 1.5, True):
         with pytest.raises(ConfigError, match="degrees of freedom"):
-            stats.t_cdf(1.0, bad)
+            stats.t_quantile(0.9, bad)
     with pytest.raises(ConfigError, match="0 < q < 1"):
         stats.t_quantile(1.0, 3)
 
@@ -43,15 +42,15 @@ def test_summary_by_hand():
     assert (s.n, s.mean, s.sd) == (3, 98.0, 1.0)
     assert s.sem == pytest.approx(0.5773502692)
     assert (s.ci_low, s.ci_high) == (pytest.approx(95.515862288), pytest.approx(100.484137712))
-    assert s.half_width == pytest.approx(2.484137712)
+    assert (s.ci_high - s.ci_low) / 2 == pytest.approx(2.484137712)
     # 0.2, 0.4, 0.4, 0.8: mean 0.45, sd sqrt((0.0625 + 0.0025 * 2 + 0.1225) / 3) = 0.2516611,
     # 90% CI: t(0.95, 3) = 2.353363435, half width 2.353363435 * 0.2516611 / 2 = 0.2961252.
     s = stats.summarize([0.2, 0.4, 0.4, 0.8], confidence=0.90)
     assert s.mean == pytest.approx(0.45) and s.sd == pytest.approx(0.2516611478)
-    assert s.half_width == pytest.approx(0.2961251706)
+    assert (s.ci_high - s.ci_low) / 2 == pytest.approx(0.2961251706)
     one = stats.summarize([0.9])
     assert one.mean == 0.9 and math.isnan(one.sd) and math.isnan(one.ci_low)
-    assert stats.mean_sd([5, 5, 5]) == (5.0, 0.0)
+    assert (stats.summarize([5, 5, 5]).mean, stats.summarize([5, 5, 5]).sd) == (5.0, 0.0)
     with pytest.raises(ConfigError, match="No values"):
         stats.summarize([])
     with pytest.raises(ConfigError, match="finite"):
@@ -81,9 +80,18 @@ def test_paired_test_on_student_sleep_data():
 
 
 def test_paired_test_edges():
-    assert stats.paired_test([1, 2, 3], [1, 2, 3]).p == 1.0
+    same = stats.paired_test([1, 2, 3], [1, 2, 3])
+    assert math.isnan(same.t) and same.p == 1.0 and not same.significant()
     same_shift = stats.paired_test([2, 3, 4], [1, 2, 3])
     assert same_shift.t == math.inf and same_shift.p == 0.0
+    assert (same_shift.mean_difference, same_shift.ci_low, same_shift.ci_high) == (1.0, 1.0, 1.0)
+    # By hand, d = 1, 2, 4: mean 7/3, sd sqrt(7/3), sem sqrt(7/9), t = sqrt(7) with df 2, where
+    # P(|T| < t) = t / sqrt(2 + t^2), so the two-sided p = 1 - sqrt(7)/3; the 95% CI is
+    # 7/3 -+ 4.30265272975 * sqrt(7/9).
+    r = stats.paired_test([1, 2, 4], [0, 0, 0])
+    assert r.t == pytest.approx(math.sqrt(7)) and r.p == pytest.approx(1 - math.sqrt(7) / 3)
+    half = 4.30265272975 * math.sqrt(7 / 9)
+    assert (r.ci_low, r.ci_high) == (pytest.approx(7 / 3 - half), pytest.approx(7 / 3 + half))
     with pytest.raises(ConfigError, match=r"same seeds .* only in the first: \[2\], only in the second: \[3\]"):
         stats.paired_test({0: 1.0, 1: 2.0, 2: 3.0}, {0: 1.0, 1: 2.0, 3: 3.0})
     with pytest.raises(ConfigError, match="at least 2 seeds"):
@@ -100,7 +108,7 @@ def fake_run(name: str, seed: int, acc: float, loss: float):
 def test_sweep_seed_table_orders_by_mean_and_shows_sd_and_ci():
     runs = {
         "mnist-k3s3-same": [fake_run("mnist-k3s3-same", s, a, 0.3) for s, a in enumerate((0.90, 0.92, 0.94))],
-        "mnist-k5s1-same": [fake_run("mnist-k5s1-same", s, a, l) for s, (a, l) in
+        "mnist-k5s1-same": [fake_run("mnist-k5s1-same", s, a, loss) for s, (a, loss) in
                             enumerate(((0.97, 0.10), (0.98, 0.08), (0.99, 0.06)))],
     }
     df = tables.sweep_seed_table(runs)

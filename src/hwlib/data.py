@@ -2,8 +2,9 @@
 
 :func:`locate` finds a dataset on disk (or downloads it through keras),
 :func:`load_raw` reads and validates the raw ``uint8`` arrays from any accepted format,
-:func:`load` turns them into a :class:`Dataset` (float32 in [0, 1], NHWC, int32 labels)
-and caches it for the rest of the process, and :func:`summary` gives the figures that
+:func:`load` turns them into a :class:`Dataset` (float32 NHWC pixels divided by 255 or
+raw 0..255, int32 labels) and caches it for the rest of the process, and
+:func:`summary` gives the figures that
 ``hwlib data check`` prints.
 
 Accepted formats:

@@ -54,7 +54,8 @@ INVENTORY: tuple[Item, ...] = (
 )
 REPRODUCTION: tuple[Item, ...] = (
     Item("R1", "tab-repro-mnist-acc", "reproduction", "MNIST reported accuracies against our seeds, with verdicts"),
-    Item("R2", "tab-repro-cifar10-acc", "reproduction", "CIFAR-10 reported accuracies against our seeds, with verdicts"),
+    Item("R2", "tab-repro-cifar10-acc", "reproduction",
+         "CIFAR-10 reported accuracies against our seeds, with verdicts"),
     Item("R3", "tab-repro-loss", "reproduction", "reported test losses against our seeds, with verdicts"),
     Item("R4", "fig-repro-accuracy", "reproduction", "reported accuracies against our confidence intervals"),
     Item("R5", "tab-repro-mnist-pairs", "reproduction", "paired tests of every pair of Table 3"),

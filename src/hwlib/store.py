@@ -1,8 +1,8 @@
 """The content-addressed run store.
 
 A trained run lives in ``<store>/runs/<key>/`` where ``key`` hashes the experiment
-config, the data fingerprint and the training-code version (:func:`run_key`). An entry
-holds::
+config, the data fingerprint, the training-code version and the engine and thread
+settings that change a history (:func:`run_key`). An entry holds::
 
     config.json       the experiment (dict form), its key, data fingerprint, code version
     history.csv       per epoch: loss, accuracy, test_loss, test_accuracy
@@ -33,8 +33,9 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 try:
     import fcntl
@@ -81,11 +82,8 @@ def default_root() -> Path:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class Entry:
@@ -366,10 +364,6 @@ def _read_owner(tmp: Path) -> tuple[int | None, str | None]:
         return int(parts[0]), (parts[1].strip() if len(parts) > 1 else None)
     except (OSError, ValueError, IndexError):
         return None, None
-
-
-def _read_pid(tmp: Path) -> int | None:
-    return _read_owner(tmp)[0]
 
 
 def _pid_alive(pid: int) -> bool:
