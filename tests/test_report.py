@@ -82,6 +82,25 @@ def test_sweep_table_and_findings():
     assert "98.00" in md and "0.0200" in md  # accuracies 2 decimals, losses 4
 
 
+def test_tables_share_one_typography():
+    """True minus signs, sentence-case headers, numbers right-aligned, and "mean ± sd" and
+    "[low, high]" held on one line by no-break spaces (the book's cells never split them)."""
+    df = pd.DataFrame({"experiment": ["a", "b"], "test loss": [0.5, 0.25], "Δ accuracy (pp)": [0.0, -1.5],
+                       "p": [0.5, 0.01], "seeds": [3, -2],
+                       "ours: mean ± sd": ["98.00 ± 0.10", "n/a"], "95% CI": ["[97.80, 98.20]", "[−1.00, 2.00]"]})
+    header, rule, first, second = tables.to_markdown(df).splitlines()
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells == ["Experiment", "Test loss", "Δ accuracy (pp)", "p", "Seeds", "Ours: mean ± sd", "95% CI"]
+    assert [c.strip() for c in rule.strip("|").split("|")][:3] == [":" + "-" * 10, "-" * 10 + ":", "-" * 16 + ":"] \
+        or rule.split("|")[2].strip().endswith(":")
+    assert "-" not in second.replace("|", "").replace(":", "") and "−1.50" in second and "−2" in second
+    assert "98.00\u00a0±\u00a00.10" in first and "[97.80,\u00a098.20]" in first
+    assert tables.num(-0.5, 2) == "−0.50" and tables.num(0.5, 2, sign=True) == "+0.50"
+    assert tables.interval(float("nan"), 1.0, 2) == "n/a" and tables.mean_sd(1.0, float("nan"), 1) == "1.0"
+    assert [tables.header(h) for h in ("verdict", "p (Holm)", "Δ accuracy (pp)", "rank: report / ours")] == [
+        "Verdict", "p (Holm)", "Δ accuracy (pp)", "Rank: report / ours"]
+
+
 def history(test_acc, train_acc, test_loss):
     n = len(test_acc)
     return pd.DataFrame({"epoch": range(1, n + 1), "loss": np.linspace(1, 0.1, n), "accuracy": train_acc,

@@ -139,7 +139,7 @@ def test_result_table_means_intervals_ranks_and_verdicts(tmp_path):
     assert R.verdict_counts(df) == {"reproduced": 2, "inconclusive": 0, "close": 1, "not reproduced": 1}
     shown = R.format_result_table(df, "accuracy")
     assert list(shown["result"]) == ["A", "B"]
-    assert shown.loc[0, "ours: mean ± sd [95% CI]"].startswith("98.00 ± 0.10 [97.")
+    assert shown.loc[0, "ours: mean ± sd"] == "98.00 ± 0.10" and shown.loc[0, "ours: 95% CI"].startswith("[97.")
     assert shown.loc[1, "difference"] == "+5.10"
     assert R.format_result_table(df, "loss").loc[1, "rank: report / ours"] == "2 / 1"
     assert "| 98.14 " in tables.to_markdown(R.format_result_table(
@@ -199,7 +199,8 @@ def test_pairwise_table_tests_every_pair_with_holm():
     assert len(df) == 6 and (df["p (Holm)"] >= df["p"]).all()
     assert set(df["our seeds"]) <= {"confirmed", "reversed", "not significant"}
     shown = R.format_pairwise_table(df)
-    assert shown.columns[0] == "better in the report" and shown.loc[0, "difference (pp), 95% CI"].startswith("+")
+    assert shown.columns[0] == "better in the report" and shown.loc[0, "difference (pp)"].startswith("+")
+    assert shown.loc[0, "95% CI (pp)"].startswith("[")
 
 
 def test_collect_asks_the_settings_for_each_experiment_and_dataset():

@@ -302,19 +302,17 @@ def format_result_table(df: Any, metric: str) -> Any:
     """The ``metric`` rows of :func:`result_table` for reading, one row per reported result."""
     import pandas as pd
 
+    from hwlib.tables import interval, mean_sd, num
+
     rows = df[df["metric"] == metric]
     digits = 4 if metric == "loss" else 2
-
-    def num(v: float) -> str:
-        return f"{v:.{digits}f}"
-
     return pd.DataFrame({
         "result": rows["id"],
         "configuration": rows["experiment"],
-        "reported": [num(v) for v in rows["reported"]],
-        "ours: mean ± sd [95% CI]": [f"{num(v)} ± {num(s)} [{num(lo)}, {num(hi)}]" for v, s, lo, hi
-                                     in zip(rows["mean"], rows["sd"], rows["ci_low"], rows["ci_high"])],
-        "difference": [("+" if d >= 0 else "−") + num(abs(d)) for d in rows["difference"]],
+        "reported": [num(v, digits) for v in rows["reported"]],
+        "ours: mean ± sd": [mean_sd(v, s, digits) for v, s in zip(rows["mean"], rows["sd"])],
+        "ours: 95% CI": [interval(lo, hi, digits) for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
+        "difference": [num(d, digits, sign=True) for d in rows["difference"]],
         "rank: report / ours": [f"{a} / {b}" for a, b in zip(rows["rank_reported"], rows["rank_ours"])],
         "verdict": rows["verdict"],
     }).reset_index(drop=True)
@@ -394,13 +392,16 @@ def pairwise_table(reported: Reported, group: str, runs: Mapping[str, Sequence[A
 
 
 def format_pairwise_table(df: Any) -> Any:
+    """:func:`pairwise_table` for reading: the difference and its interval in two columns."""
     import pandas as pd
+
+    from hwlib.tables import interval, num
 
     return pd.DataFrame({
         "better in the report": df["better in the report"],
         "worse in the report": df["worse in the report"],
-        "difference (pp), 95% CI": [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]"
-                                    for d, lo, hi in zip(df["difference (pp)"], df["ci_low"], df["ci_high"])],
+        "difference (pp)": [num(d, 2, sign=True) for d in df["difference (pp)"]],
+        "95% CI (pp)": [interval(lo, hi, 2, sign=True) for lo, hi in zip(df["ci_low"], df["ci_high"])],
         "p": [_p(p) for p in df["p"]],
         "p (Holm)": [_p(p) for p in df["p (Holm)"]],
         "our seeds": df["our seeds"],
@@ -463,8 +464,10 @@ _OUTCOME_TEXT = {"confirmed": "confirmed", "reversed": "reversed", "not signific
 
 def describe(c: Comparison) -> str:
     """One comparison in words: 'a > b in test accuracy: +0.41 pp, p_Holm 0.012, confirmed'."""
+    from hwlib.tables import num
+
     unit = "" if c.metric == "test_loss" else " pp"
-    return (f"{c.a} > {c.b} in {_METRIC_TEXT[c.metric]}: {c.mean_difference:+.2f}{unit}, "
+    return (f"{c.a} > {c.b} in {_METRIC_TEXT[c.metric]}: {num(c.mean_difference, 2, sign=True)}{unit}, "
             f"p_Holm {_p(c.p_holm)}, {_OUTCOME_TEXT[c.outcome]}")
 
 
