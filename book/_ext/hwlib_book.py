@@ -12,8 +12,8 @@
   one setting for the repository, issue and edit buttons and for the Binder and Colab
   launch buttons (``launch_buttons`` in ``_config.yml``); unset, they are left out.
 * **The PDF's structure**: the root page (the intro) becomes an unnumbered preface, the
-  other chapters are numbered from 1, and the bibliography page an unnumbered back matter
-  chapter (see :func:`latex_front_and_back_matter`).
+  other chapters are numbered from 1, and the references close the book (see
+  :func:`latex_front_and_back_matter`).
 """
 
 from __future__ import annotations
@@ -114,13 +114,13 @@ def copy_assets(app: Sphinx, exception: Exception | None) -> None:
 # --- the PDF's structure -------------------------------------------------------------------------
 
 
-def _unnumbered(content: list[nodes.Node]) -> list[nodes.Node]:
-    """``content`` between raw LaTeX that turns section numbering off and back on (the
+def _unnumbered(section: nodes.section) -> list[nodes.Node]:
+    """``section`` between raw LaTeX that turns section numbering off and back on (the
     chapter counter does not advance for an unnumbered chapter)."""
     off = nodes.raw("", "\\edef\\hwlibsecnumdepth{\\the\\value{secnumdepth}}\\setcounter{secnumdepth}{-1}\n",
                     format="latex")
     on = nodes.raw("", "\\setcounter{secnumdepth}{\\hwlibsecnumdepth}\n", format="latex")
-    return [off, *content, on]
+    return [off, section, on]
 
 
 def latex_front_and_back_matter(app: Sphinx, doctree: nodes.document, docname: str) -> None:
@@ -148,7 +148,7 @@ def latex_front_and_back_matter(app: Sphinx, doctree: nodes.document, docname: s
                             names=list(top["names"]))
     top["ids"], top["names"] = [], []
     top.children = []
-    top.extend([title, *_unnumbered([preface]), *chapters])
+    top.extend([title, *_unnumbered(preface), *chapters])
     for start in list(top.findall(addnodes.start_of_file)):
         if start.get("docname") == BACK_MATTER:
             start.parent.remove(start)
