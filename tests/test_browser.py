@@ -5,16 +5,24 @@ A session fixture builds the book the way `make html` does (`jupyter-book build 
 any warning; the HTML is served on 127.0.0.1 and every page is opened in headless chromium:
 
 * no console error and no uncaught exception, no failed or 4xx/5xx request;
-* nothing is fetched from the internet: the only outside request allowed is MathJax from its
-  CDN (Sphinx's default), answered locally with an empty script; anything else is aborted and
-  fails the test;
-* every image loaded (naturalWidth > 0), no figure leaked as text (`<Figure size ...>`);
+* nothing is fetched from the internet: every outside request is aborted and fails the test,
+  and the output-size formula is still typeset (MathJax is served from the book);
+* every image loaded (naturalWidth > 0), no figure leaked as text (`<Figure size ...>`),
+  every figure's image has its caption as alt text, and the smallest text of every figure
+  measures at least 10 px as shown (hwlib.plots records it in each PNG);
 * every table, figure and equation of hwlib.inventory.INVENTORY is on its chapter's page,
   numbered ("Table N", "Fig. N"), figures holding a loaded image;
+* glued values read as plain text, not bold;
+* on a 390 px wide phone, a table wider than the screen scrolls inside its box (its last
+  column reachable), shows the fade cue while there is more to the right, and its caption
+  wraps within the screen;
 * internal links (and their #fragments) resolve, the search page finds CIFAR, the footer links
-  the PDF (fetched too when `make pdf` has built it).
+  the PDF exactly when `make pdf` has built it (and it downloads);
+* without HWLIB_REPO_URL no repository, issue, edit or launch button; with it (a second
+  build), the Binder and Colab links of each chapter point at that repository's notebook.
 
-Full-page screenshots of each page land in book/_build/screenshots/ (CI artifacts).
+Full-page screenshots of each page, at 1280 and 390 px, land in book/_build/screenshots/ (CI
+artifacts).
 `HWLIB_BOOK_DIR` points the test at another book folder; `HWLIB_CHROMIUM` at another browser.
 """
 
@@ -49,8 +57,9 @@ BUILT_PDF = BOOK / "_build" / "latex" / "hwlib-report.pdf"
 PDF_NAME = "hwlib-report.pdf"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-# Outside resources the pages may ask for, answered locally with an empty body.
-ALLOWED_OUTSIDE = {"https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js": "application/javascript"}
+PHONE = {"width": 390, "height": 844}
+MIN_TEXT_PX = 10  # hwlib.plots.MIN_TEXT_PX
+REPO_URL = "https://github.com/example-owner/hwlib"  # for the build with HWLIB_REPO_URL set
 
 pytestmark = [
     pytest.mark.timeout(600),
@@ -60,32 +69,48 @@ pytestmark = [
 
 
 def chapters() -> list[str]:
+    """The root page and every chapter of _toc.yml (flat or in parts), in order."""
     toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
-    return [toc["root"], *(c["file"] for c in toc.get("chapters", []))]
+    entries = toc.get("chapters", []) + [c for part in toc.get("parts", []) for c in part["chapters"]]
+    return [toc["root"], *(c["file"] for c in entries)]
+
+
+def notebooks() -> list[str]:
+    return [name for name in chapters() if (BOOK / f"{name}.ipynb").is_file()]
 
 
 # --- the build and the server --------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def html_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book")
+def build(out: Path, env: dict[str, str]) -> Path:
+    """`make html`'s build into ``out``; fails on any warning. With a PDF from `make pdf`
+    beside it (copied in first), the build links and copies it."""
+    if BUILT_PDF.is_file():
+        (out / "_build" / "latex").mkdir(parents=True)
+        shutil.copy2(BUILT_PDF, out / "_build" / "latex" / PDF_NAME)
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
     assert jb, "jupyter-book is not installed (make setup)"
     start = time.monotonic()
     run = subprocess.run([jb, "build", str(BOOK), "-n", "-W", "--keep-going", "--path-output", str(out)],
                          capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "NO_COLOR": "1", "TERM": "dumb"})
+                         env={**os.environ, "NO_COLOR": "1", "TERM": "dumb", **env})
     log = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
     warnings = [line for line in log.splitlines() if re.search(r"\b(WARNING|ERROR)\b", line)]
     assert run.returncode == 0 and not warnings, (
         f"the book does not build cleanly (exit {run.returncode}, {len(warnings)} warnings):\n"
         + "\n".join(warnings[:40] or log.splitlines()[-40:]))
-    html = out / "_build" / "html"
     print(f"HTML built in {time.monotonic() - start:.1f} s")
-    if BUILT_PDF.is_file():
-        shutil.copy2(BUILT_PDF, html / PDF_NAME)
-    return html
+    return out / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def html_dir(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("book"), {"HWLIB_REPO_URL": ""})
+
+
+@pytest.fixture(scope="session")
+def html_with_repo(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("book-repo"), {"HWLIB_REPO_URL": REPO_URL})
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -116,16 +141,17 @@ def browser():
 class Visit:
     """One page load with everything the browser reported along the way."""
 
-    def __init__(self, browser, site: str, path: str, wait_for: str | None = None):
+    def __init__(self, browser, site: str, path: str, wait_for: str | None = None,
+                 viewport: dict[str, int] | None = None):
         self.errors: list[str] = []
         self.outside: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
         self.context.route("**/*", functools.partial(self._route, site))
         self.page = self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(
             f"console.error: {m.text} ({m.location.get('url')})"))
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught exception: {e}"))
-        self.page.on("requestfailed", lambda r: r.url not in ALLOWED_OUTSIDE and self.errors.append(
+        self.page.on("requestfailed", lambda r: r.url.startswith(site) and self.errors.append(
             f"request failed: {r.url} ({r.failure})"))
         self.page.on("response", lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status}: {r.url}"))
         self.page.goto(site + path, wait_until="load")
@@ -137,8 +163,6 @@ class Visit:
         url = route.request.url
         if url.startswith(site) or url.startswith("data:"):
             route.continue_()
-        elif url in ALLOWED_OUTSIDE:
-            route.fulfill(status=200, body="", content_type=ALLOWED_OUTSIDE[url])
         else:
             self.outside.append(url)
             route.abort()
@@ -153,6 +177,15 @@ def visits(browser, site):
     opened = {}
     for name in chapters():
         opened[name] = Visit(browser, site, f"{name}.html")
+    yield opened
+    for visit in opened.values():
+        visit.close()
+
+
+@pytest.fixture(scope="session")
+def phone_visits(browser, site):
+    """Each chapter page on a 390 px wide phone screen."""
+    opened = {name: Visit(browser, site, f"{name}.html", viewport=PHONE) for name in chapters()}
     yield opened
     for visit in opened.values():
         visit.close()
@@ -188,10 +221,11 @@ def test_inventory_is_on_its_page(visits, name):
     items = [item for item in INVENTORY if item.chapter == name]
     missing = []
     for item in items:
-        if item.label.startswith("eq-"):
+        if item.label.startswith("eq-"):  # typeset by MathJax (mjx-container), not raw LaTeX
             found = page.evaluate(f"""() => {{
                 const el = document.getElementById("equation-{item.label}");
-                return el && el.classList.contains("math") && /\\(\\d+\\)/.test(el.textContent);
+                return !!(el && el.classList.contains("math") && /\\(\\d+\\)/.test(el.textContent)
+                          && el.querySelector("mjx-container mjx-math") && !el.textContent.includes("\\\\frac"));
             }}""")
         elif item.label.startswith("tab-"):
             found = page.evaluate(f"""() => {{
@@ -220,18 +254,122 @@ def test_every_inventory_chapter_is_a_page():
 
 
 @pytest.mark.parametrize("name", chapters())
-def test_footer_links_the_pdf(visits, name):
+def test_footer_links_the_pdf_only_when_it_is_there(visits, html_dir, name):
     hrefs = visits[name].page.eval_on_selector_all(
         "footer a[href], .extra_footer a[href]", "els => els.map(e => e.getAttribute('href'))")
-    assert PDF_NAME in hrefs, f"no link to {PDF_NAME} in the footer of {name}.html: {hrefs}"
+    if (html_dir / PDF_NAME).is_file():
+        assert PDF_NAME in hrefs, f"the PDF is built but {name}.html's footer does not link it: {hrefs}"
+    else:
+        assert PDF_NAME not in hrefs, f"{name}.html links {PDF_NAME}, which this build does not have"
 
 
 @pytest.mark.parametrize("name", chapters())
-def test_screenshot(visits, name):
+def test_figures_have_their_caption_as_alt_text(visits, name):
+    figures = visits[name].page.evaluate("""() => [...document.querySelectorAll("main figure")].map(f => ({
+        id: f.id, alt: (f.querySelector("img") || {}).alt,
+        caption: (f.querySelector("figcaption .caption-text") || {}).textContent}))""")
+    bad = [f["id"] for f in figures if not f["caption"] or " ".join(f["alt"].split()) != " ".join(f["caption"].split())]
+    assert bad == [], f"figures on {name}.html whose image's alt text is not their caption: {bad}"
+    images = visits[name].page.eval_on_selector_all("main img", "els => els.map(e => [e.alt, e.src])")
+    assert not [src for alt, src in images if not alt or alt.endswith(".png")], "an image without real alt text"
+
+
+def png_text_px(url: str) -> float | None:
+    """The smallest text of a PNG in image pixels, as hwlib.plots.png records it (None if not)."""
+    import io
+
+    from PIL import Image
+
+    status, _, body = fetch(url)
+    assert status == 200, url
+    with Image.open(io.BytesIO(body)) as image:
+        value = image.text.get("hwlib:min-text-px")
+    return None if value is None else float(value)
+
+
+@pytest.mark.parametrize("name", chapters())
+def test_figure_text_is_at_least_10_px_as_shown(visits, name):
+    shown = visits[name].page.evaluate("""() => [...document.querySelectorAll("main figure img")].map(i => ({
+        src: i.currentSrc || i.src, shown: i.getBoundingClientRect().width, natural: i.naturalWidth}))""")
+    unrecorded, small = [], []
+    for image in shown:
+        px = png_text_px(image["src"])
+        if px is None:
+            unrecorded.append(image["src"].rsplit("/", 1)[-1])
+        elif px * image["shown"] / image["natural"] < MIN_TEXT_PX:
+            small.append(f"{image['src'].rsplit('/', 1)[-1]}: {px * image['shown'] / image['natural']:.1f} px")
+    assert unrecorded == [], (f"{name}.html has figures made before hwlib.plots recorded text sizes (re-execute "
+                              f"the chapter with `make report`): {unrecorded}")
+    assert small == [], f"figures on {name}.html whose smallest text is under {MIN_TEXT_PX} px as shown: {small}"
+
+
+@pytest.mark.parametrize("name", chapters())
+def test_glued_values_are_plain_text(visits, name):
+    weights = visits[name].page.eval_on_selector_all(
+        "main span.pasted-text", "els => els.map(e => getComputedStyle(e).fontWeight)")
+    assert all(int(w) < 600 for w in weights), f"bold glued values on {name}.html"
+
+
+@pytest.mark.parametrize("name", chapters())
+def test_tables_scroll_with_a_cue_on_a_phone(phone_visits, name):
+    page = phone_visits[name].page
+    tables = page.evaluate("""() => [...document.querySelectorAll("main table")].map(t => {
+        const box = t.parentElement, caption = t.querySelector("caption .caption-text");
+        const wide = box.scrollWidth > box.clientWidth + 1;
+        const cue = getComputedStyle(box).maskImage;
+        box.scrollLeft = box.scrollWidth;
+        const cells = [...t.querySelectorAll("tr:first-child > *")];
+        const last = cells.length ? cells[cells.length - 1].getBoundingClientRect() : null;
+        const out = {id: t.id, wide, cue, overflow: getComputedStyle(box).overflowX,
+                     lastRight: last && last.right, captionRight: caption && caption.getBoundingClientRect().right};
+        box.scrollLeft = 0;
+        return out;
+    })""")
+    width = PHONE["width"]
+    problems = []
+    for t in tables:
+        if t["wide"] and (t["overflow"] not in ("auto", "scroll") or "gradient" not in t["cue"]):
+            problems.append(f"{t['id']}: wider than the screen without a scrolling box and its cue")
+        if t["lastRight"] is not None and t["lastRight"] > width + 1:
+            problems.append(f"{t['id']}: the last column ends at {t['lastRight']:.0f} px, past the screen")
+        if t["captionRight"] is not None and t["captionRight"] > width + 1:
+            problems.append(f"{t['id']}: the caption runs to {t['captionRight']:.0f} px, past the screen")
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", chapters())
+def test_screenshot(visits, phone_visits, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    visits[name].page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000
+    for suffix, visit in (("", visits[name]), ("-390", phone_visits[name])):
+        path = SCREENSHOTS / f"{name}{suffix}.png"
+        visit.page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 10_000
+
+
+# --- repository and launch buttons ------------------------------------------------------------
+
+OUTSIDE_BUTTONS = ("mybinder.org", "colab.research.google.com", "github.com")
+
+
+@pytest.mark.parametrize("name", chapters())
+def test_no_repository_or_launch_buttons_without_the_setting(html_dir, name):
+    page = (html_dir / f"{name}.html").read_text()
+    found = [host for host in OUTSIDE_BUTTONS if f"https://{host}" in page]
+    assert found == [], f"{name}.html links {found} although HWLIB_REPO_URL is not set"
+
+
+@pytest.mark.parametrize("name", notebooks())
+def test_launch_buttons_open_the_chapter_from_the_repository(html_with_repo, name):
+    page = (html_with_repo / f"{name}.html").read_text()
+    repo = REPO_URL.removeprefix("https://github.com/")
+    expected = [
+        f"https://mybinder.org/v2/gh/{repo}/main?urlpath=tree/book/{name}.ipynb",
+        f"https://colab.research.google.com/github/{repo}/blob/main/book/{name}.ipynb",
+        f"{REPO_URL}/edit/main/book/{name}.ipynb",
+        f'href="{REPO_URL}"',
+    ]
+    missing = [url for url in expected if url not in page]
+    assert missing == [], f"{name}.html lacks {missing}"
 
 
 # --- links, search, the PDF -------------------------------------------------------------------

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hwlib import experiments as E
 from hwlib import analysis, provenance, tables
+from hwlib import experiments as E
 from hwlib.errors import ConfigError, HwlibError
 from hwlib.settings import Settings
 
@@ -86,6 +86,25 @@ def test_sweep_table_and_findings():
     assert g["stride_verdict"].startswith("stride-1 configurations do better on average")
     md = tables.to_markdown(df)
     assert "98.00" in md and "0.0200" in md  # accuracies 2 decimals, losses 4
+
+
+def test_tables_share_one_typography():
+    """True minus signs, sentence-case headers, numbers right-aligned, and "mean ± sd" and
+    "[low, high]" held on one line by no-break spaces (the book's cells never split them)."""
+    df = pd.DataFrame({"experiment": ["a", "b"], "test loss": [0.5, 0.25], "Δ accuracy (pp)": [0.0, -1.5],
+                       "p": [0.5, 0.01], "seeds": [3, -2],
+                       "ours: mean ± sd": ["98.00 ± 0.10", "n/a"], "95% CI": ["[97.80, 98.20]", "[−1.00, 2.00]"]})
+    header, rule, first, second = tables.to_markdown(df).splitlines()
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells == ["Experiment", "Test loss", "Δ accuracy (pp)", "p", "Seeds", "Ours: mean ± sd", "95% CI"]
+    right = [c.strip().endswith(":") and not c.strip().startswith(":") for c in rule.strip("|").split("|")]
+    assert right == [False, True, True, True, True, False, False]  # numbers right, text left
+    assert "-" not in second.replace("|", "").replace(":", "") and "−1.50" in second and "−2" in second
+    assert "98.00\u00a0±\u00a00.10" in first and "[97.80,\u00a098.20]" in first
+    assert tables.num(-0.5, 2) == "−0.50" and tables.num(0.5, 2, sign=True) == "+0.50"
+    assert tables.interval(float("nan"), 1.0, 2) == "n/a" and tables.mean_sd(1.0, float("nan"), 1) == "1.0"
+    assert [tables.header(h) for h in ("verdict", "p (Holm)", "Δ accuracy (pp)", "rank: report / ours")] == [
+        "Verdict", "p (Holm)", "Δ accuracy (pp)", "Rank: report / ours"]
 
 
 def history(test_acc, train_acc, test_loss):

@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hwlib.inventory import INVENTORY
 from hwlib.book import CHAPTERS, EXTRA_PARAMETERS
+from hwlib.inventory import INVENTORY
 
 from conftest import needs_real_data, real_data_dir
 

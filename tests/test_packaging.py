@@ -40,6 +40,20 @@ def test_key_pins():
     assert str(deps["jupyter-book"].specifier) in (">=1.0.4,<2", "<2,>=1.0.4")
     assert str(deps["tensorflow-cpu"].specifier) == "==2.21.0"
     assert str(deps["keras"].specifier) == "==3.15.1"
+    assert str(deps["sphinxcontrib-bibtex"].specifier) == "==2.7.0"  # the book's bibliography
+
+
+def test_the_books_sphinx_extensions_come_from_pinned_packages():
+    """Every extension book/_config.yml loads is the book's own (book/_ext) or importable
+    from a package that pyproject.toml pins or jupyter-book brings."""
+    import importlib.util
+
+    config = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())["sphinx"]
+    local = set(config.get("local_extensions", {}))
+    missing = [name for name in config["config"]["extensions"]
+               if name not in local and importlib.util.find_spec(name) is None]
+    assert missing == []
+    assert "sphinxcontrib.bibtex" in config["config"]["extensions"]
 
 
 def test_constraints_satisfy_the_pins():

@@ -114,7 +114,7 @@ def test_weight_histograms_count_every_weight_and_bias(book_figures):
     assert bar_total(weight_ax) == 100 and bar_total(bias_ax) == 4
     assert weight_ax.get_title().startswith("conv1 weights (n = 100)")
     assert bias_ax.get_title() == "conv1 biases (n = 4)\nmean = 1, std = 0.5"
-    assert f"mean = {kernel.mean():.3g}" in weight_ax.get_title()
+    assert f"mean = {kernel.mean():.3g}".replace("-", "\u2212") in weight_ax.get_title()
 
 
 def test_weight_histograms_of_constant_biases():
@@ -177,28 +177,144 @@ def test_input_image_is_titled_with_its_label(book_figures):
 
 
 @pytest.mark.parametrize("channels, columns", [(4, 4), (16, 8), (64, 8)])
-def test_feature_maps_show_every_filter_on_one_colour_scale(channels, columns,
-                                                            book_figures):
+def test_feature_maps_scale_each_map_on_its_own_and_label_the_grid(channels, columns, book_figures):
     maps = RNG.random((7, 7, channels)) * np.arange(1, channels + 1)
     fig = P.feature_maps(maps, "conv3")
     book_figures.append(fig)
     panels = data_axes(fig)
-    assert [ax.get_title() for ax in panels] == [f"filter {k}" for k in range(1, channels + 1)]
-    assert len(colorbars(fig)) == 1
+    assert len(panels) == channels and len(colorbars(fig)) == 1
+    assert [ax.get_title() for ax in panels[:columns]] == [str(c) for c in range(1, columns + 1)]
+    assert all(ax.get_title() == "" for ax in panels[columns:])  # no per-panel "filter N"
+    assert [ax.get_ylabel() for ax in panels[::columns]] == [f"+{r * columns}" for r in range(channels // columns)]
     for k, ax in enumerate(panels):
+        (shown,) = ax.get_images()
+        m = maps[..., k]
+        np.testing.assert_allclose(shown.get_array(), (m - m.min()) / (m.max() - m.min()))
+        assert shown.get_clim() == (0.0, 1.0)
+    fig.canvas.draw()
+    assert len({round(ax.get_position().x0, 3) for ax in panels}) == columns
+    assert "conv3" in fig.get_suptitle() and "its own range" in fig.get_suptitle()
+
+
+def test_feature_maps_on_one_shared_scale():
+    maps = RNG.random((5, 5, 3)) * np.arange(1, 4)
+    fig = P.feature_maps(maps, "conv1", scale="shared")
+    for k, ax in enumerate(data_axes(fig)):
         (shown,) = ax.get_images()
         np.testing.assert_array_equal(shown.get_array(), maps[..., k])
         assert shown.get_clim() == (maps.min(), maps.max())
-    fig.canvas.draw()
-    assert len({round(ax.get_position().x0, 3) for ax in panels}) == columns
-    assert "conv3" in fig.get_suptitle()
+    assert colorbars(fig)[0].get_ylabel() == "activation"
+    with pytest.raises(ValueError, match="scale must be one of"):
+        P.feature_maps(maps, "conv1", scale="global")
 
 
 def test_feature_maps_of_a_dead_layer_and_bad_shapes():
-    fig = P.feature_maps(np.zeros((4, 4, 2)), "conv1")
-    assert [ax.get_images()[0].get_clim() for ax in data_axes(fig)] == [(0.0, 1.0)] * 2
+    for scale in P.FMAP_SCALES:
+        fig = P.feature_maps(np.zeros((4, 4, 2)), "conv1", scale=scale)
+        for ax in data_axes(fig):
+            (shown,) = ax.get_images()
+            assert shown.get_clim() == (0.0, 1.0) and not shown.get_array().any()
     with pytest.raises(ValueError, match=r"\(H, W, C\)"):
         P.feature_maps(np.zeros((4, 4)), "conv1")
+
+
+def test_robust_histograms_leave_out_a_few_extreme_weights_and_say_how_many(book_figures):
+    bulk = RNG.normal(0, 0.01, 10_000)
+    kernel = np.concatenate([bulk, [-0.9, 0.8, 0.95]])
+    fig = P.weight_histograms(kernel, np.zeros(3), "fc1")
+    book_figures.append(fig)
+    weight_ax = fig.axes[0]
+    low, high = P.histogram_range(kernel, "robust")
+    clipped = int(((kernel < low) | (kernel > high)).sum())
+    assert 3 <= clipped <= 0.011 * kernel.size
+    assert bar_total(weight_ax) == kernel.size - clipped
+    assert f"{clipped:,} outside" in weight_ax.get_title()
+    assert weight_ax.get_xlim()[1] < 0.1  # the bulk fills the panel, not the three outliers
+    assert "outside" not in fig.axes[1].get_title()  # nothing left out, nothing said
+
+
+def test_original_histograms_are_the_homeworks_50_bins_on_minus_1_to_1():
+    kernel = np.concatenate([RNG.uniform(-0.5, 0.5, 200), [1.5, -2.0]])
+    fig = P.weight_histograms(kernel, np.zeros(2), "conv1", span="original")
+    weight_ax = fig.axes[0]
+    assert len(weight_ax.patches) == 50
+    assert weight_ax.patches[0].get_x() == pytest.approx(-1.0)
+    assert "2 outside [\u22121, 1]" in weight_ax.get_title()
+    with pytest.raises(ValueError, match="span must be one of"):
+        P.all_weight_histograms({"conv1": (kernel, np.zeros(2))}, span="wide")
+
+
+def accuracy_results(ci: dict[int, tuple[float, float]]) -> pd.DataFrame:
+    """Three MNIST results at about 98-99 %, with the intervals ``ci`` replaced by row."""
+    df = pd.DataFrame({"id": ["T3.1", "T3.2", "T3.3"], "experiment": ["a", "b", "c"], "dataset": "mnist",
+                       "metric": "accuracy", "reported": [99.0, 98.5, 98.0], "mean": [98.9, 98.6, 97.9],
+                       "pi_low": [98.7, 98.4, 97.7], "pi_high": [99.1, 98.8, 98.1], "verdict": "reproduced"})
+    for row, (low, high) in ci.items():
+        df.loc[row, ["pi_low", "pi_high"]] = low, high
+    return df
+
+
+def test_intervals_past_the_metrics_range_are_cut_with_a_marker(book_figures):
+    fig = P.reproduction_intervals(accuracy_results({1: (-24.86, 102.73)}))
+    book_figures.append(fig)
+    (ax,) = fig.axes
+    low, high = ax.get_xlim()
+    assert 0 <= low and high <= 100
+    assert high - low < 5  # the collapsed row does not squeeze the other two
+    markers = {line.get_marker(): line.get_xdata().tolist() for line in ax.get_lines()
+               if line.get_gid() == P.CUT_MARKER and len(line.get_xdata())}
+    assert markers == {"<": [low], ">": [high]}
+    assert "interval continues past the axis" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_intervals_inside_the_axis_have_no_marker():
+    fig = P.reproduction_intervals(accuracy_results({}))
+    assert not [line for line in fig.axes[0].get_lines() if line.get_gid() == P.CUT_MARKER and len(line.get_xdata())]
+    assert "interval continues past the axis" not in [t.get_text() for t in fig.legends[0].get_texts()]
+    with pytest.raises(ValueError, match="metric must be one of"):
+        P.reproduction_intervals(accuracy_results({}), metric="f1")
+
+
+def every_figure_kind() -> dict[str, Figure]:
+    names = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    layers = {n: (RNG.normal(0, 0.05, 3000), np.zeros(8)) for n in ("conv1", "conv2", "conv3", "fc1", "fc2", "output")}
+    return {
+        "learning curves": P.learning_curves(run_history(epochs=20)),
+        "weight histograms": P.weight_histograms(RNG.normal(0, 0.05, 5000), RNG.normal(0, 0.1, 64), "conv3"),
+        "all weight histograms": P.all_weight_histograms(layers),
+        "examples": P.examples(RNG.random((5, 32, 32, 3)), [1] * 5, [2] * 5, np.full((5, 10), 0.1), names),
+        "input image": P.input_image(RNG.random((32, 32, 3)), "cat"),
+        "64 feature maps": P.feature_maps(RNG.random((4, 4, 64)), "conv3"),
+        "4 feature maps": P.feature_maps(RNG.random((28, 28, 4)), "conv1"),
+        "intervals": P.reproduction_intervals(accuracy_results({1: (-24.86, 102.73)})),
+    }
+
+
+@pytest.mark.parametrize("kind", list(every_figure_kind()))
+def test_text_is_at_least_10_px_where_the_html_shows_the_figure(kind):
+    """Stamped with a long provenance line, shrunk to the HTML's content width."""
+    fig = every_figure_kind()[kind]
+    P.stamp(fig, "mnist-base seeds 0,1,2,3,4 (runs 0123abcd 4567ef01 89abcdef 01234567 89abcdef) · "
+                 "data 3f1a2b3c4d5e6f70 · hwlib 0.1.0 @ 8001016a")
+    image = P.png(fig)
+    assert P.text_px_on_screen(image) >= P.MIN_TEXT_PX
+    import io
+
+    from PIL import Image
+    width = Image.open(io.BytesIO(image)).size[0]
+    assert width <= (P.WIDTH + 0.3) * P.SAVE_DPI  # the provenance line wraps instead of widening the image
+
+
+def test_text_size_on_screen_follows_the_shrink():
+    fig = P.learning_curves(run_history())
+    image = P.png(fig)
+    full = P.text_px_on_screen(image, shown_width_px=10_000)
+    assert full == pytest.approx(P.SMALLEST_FONT * P.SAVE_DPI / 72, rel=0.01)
+    assert P.text_px_on_screen(image, shown_width_px=345) < P.MIN_TEXT_PX  # at half the width: too small
+    buf = __import__("io").BytesIO()
+    P.learning_curves(run_history()).savefig(buf, format="png")
+    with pytest.raises(ValueError, match="not made by hwlib.plots.png"):
+        P.text_px_on_screen(buf.getvalue())
 
 
 def test_figures_save_as_png(tmp_path):

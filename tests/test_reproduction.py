@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hwlib import experiments as E
-from hwlib import glue, plots, provenance, settings, tables
+from hwlib import glue, plots, provenance, tables
 from hwlib import reproduction as R
 from hwlib.errors import ConfigError
 from hwlib.stats import holm
@@ -161,19 +161,14 @@ def test_result_table_means_intervals_ranks_and_verdicts(tmp_path):
     assert (b_loss["rank_reported"], b_loss["rank_ours"]) == (2, 1) and b_loss["verdict"] == "not reproduced"
     assert R.verdict_counts(df) == {"reproduced": 2, "inconclusive": 0, "rank only": 1, "not reproduced": 1}
     shown = R.format_result_table(df, "accuracy")
-    assert list(shown["Result"]) == ["A", "B"]
-    assert shown.loc[0, "Ours: mean ± sd"] == "98.00 ± 0.10"
+    assert list(shown["result"]) == ["A", "B"]
+    assert shown.loc[0, "ours: mean ± sd"] == "98.00 ± 0.10"
     assert shown.loc[0, "95% prediction interval"] == "[97.50, 98.50]"
-    assert shown.loc[1, "Distance (sd)"] == "−51.0"
-    assert R.format_result_table(df, "loss").loc[1, "Rank: report / ours"] == "2 / 1"
+    assert shown.loc[1, "distance (sd)"] == "−51.0"
+    assert R.format_result_table(df, "loss").loc[1, "rank: report / ours"] == "2 / 1"
     assert "| 98.14 " in tables.to_markdown(R.format_result_table(
         df.assign(reported=[98.14, 0.05, 71.2, 0.3]), "accuracy")).replace("98.140", "x")
     assert "| 71.20 " in tables.to_markdown(R.format_result_table(df.assign(reported=71.2), "accuracy"))
-
-
-def test_signed_numbers_use_a_true_minus():
-    assert R.signed(-1.234, 2) == "−1.23" and R.signed(1.234, 2) == "+1.23" and R.signed(-0.001, 2) == "+0.00"
-    assert R.signed(2.5, 1, plus=False) == "2.5" and R.signed(-math.inf, 1) == "−∞"
 
 
 def test_result_table_names_a_missing_experiment(tmp_path):
@@ -269,7 +264,8 @@ def test_pairwise_table_tests_every_pair_with_holm():
     assert len(df) == 6 and (df["p (Holm)"] >= df["p"]).all()
     assert set(df["our seeds"]) <= {"confirmed", "reversed", "not significant"}
     shown = R.format_pairwise_table(df)
-    assert shown.columns[0] == "Better in the report" and shown.loc[0, "Difference (pp)"].startswith("+")
+    assert shown.columns[0] == "better in the report" and shown.loc[0, "difference (pp)"].startswith("+")
+    assert shown.loc[0, "95% CI (pp)"].startswith("[")
 
 
 def test_collect_asks_the_settings_for_each_experiment_and_dataset():

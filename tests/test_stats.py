@@ -128,5 +128,5 @@ def test_sweep_seed_table_orders_by_mean_and_shows_sd_and_ci():
     assert text.iloc[0]["accuracy 95% CI"] == "[95.52, 100.48]"
     assert text.iloc[1]["test loss mean ± sd"] == "0.3000 ± 0.0000"
     md = tables.to_markdown(df)
-    assert "test accuracy (%)" in md and "0.1297" in md and "100.48" in md
+    assert "Test accuracy (%)" in md and "0.1297" in md and "100.48" in md
     assert stats.by_seed(runs["mnist-k3s3-same"]) == {0: 0.90, 1: 0.92, 2: 0.94}

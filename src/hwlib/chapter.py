@@ -163,8 +163,8 @@ class DatasetChapter:
 
     def input_image(self) -> Any:
         idx = FEATURE_IMAGE
-        return provenance.show(plots.input_image(self.data.x_test[idx], self.data.class_names[int(self.data.y_test[idx])]),
-                           self.base)
+        label = self.data.class_names[int(self.data.y_test[idx])]
+        return provenance.show(plots.input_image(self.data.x_test[idx], label), self.base)
 
     def feature_map(self, layer: str) -> Any:
         return provenance.show(plots.feature_maps(self.maps[layer], layer), self.base)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from hwlib import __version__
+from hwlib.book import CHAPTERS
 from hwlib.errors import HwlibError
 from hwlib.experiments import DEFAULT_VARIANT, PROFILES, SWEEPS, VARIANT_HELP
-from hwlib.book import CHAPTERS
 
 EPILOG = """\
 environment:

@@ -16,8 +16,9 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterable
+from typing import Any
 
 from hwlib.errors import ConfigError
 
@@ -123,7 +124,7 @@ class Experiment:
         return _to_plain(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Experiment":
+    def from_dict(cls, d: dict[str, Any]) -> Experiment:
         """Build (and validate) an experiment from a plain dict, as written by to_dict."""
         if not isinstance(d, dict):
             raise ConfigError(f"An experiment config must be a mapping, got {type(d).__name__}.")
@@ -155,7 +156,7 @@ class Experiment:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_yaml(cls, text: str) -> "Experiment":
+    def from_yaml(cls, text: str) -> Experiment:
         import yaml
 
         try:
@@ -164,7 +165,7 @@ class Experiment:
             raise ConfigError(f"The experiment YAML could not be parsed: {exc}") from None
 
     # -- variants ------------------------------------------------------------------------
-    def with_overrides(self, overrides: dict[str, Any] | Iterable[str]) -> "Experiment":
+    def with_overrides(self, overrides: dict[str, Any] | Iterable[str]) -> Experiment:
         """A copy with settings changed, validated.
 
         ``overrides`` maps a setting to a value, or is a list of ``"name=value"`` strings

@@ -38,9 +38,10 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from hwlib.config import Experiment
 from hwlib.errors import ClusterError, ConfigError, HwlibError, StoreError
@@ -363,7 +364,7 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
         exp = task.experiment
         what, own = f"{_describe(exp)} [{exp.key()[:6]}]", f"{exp.name}: "
 
-        def send(line: str) -> None:
+        def send(line: str, what: str = what, own: str = own) -> None:
             results.put(("line", f"{what}: {line[len(own):] if line.startswith(own) else line}"))
 
         _BUSY = True

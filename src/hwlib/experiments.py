@@ -10,7 +10,8 @@ of the homework (:data:`VARIANTS`); :func:`prepare` does both.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hwlib.config import ConvLayer, Experiment, ModelSpec, TrainSpec, validate
 from hwlib.errors import ConfigError

@@ -4,8 +4,15 @@ Each function first applies :func:`set_style` and returns a
 :class:`matplotlib.figure.Figure`. It never calls ``plt.show()``, and the figure is
 already closed in pyplot: a notebook shows it only where it is displayed (the last
 expression of a cell, ``display(fig)``, a glue), once, and ``fig.savefig`` still
-works. Figures are 8-10 inches wide, the width of a book page, with heights that
-follow the number of rows.
+works. :func:`png` renders a figure for the book.
+
+Sizes are chosen for where the figures are read: the HTML book shows an image at most
+:data:`DISPLAY_WIDTH_PX` CSS pixels wide (the content column of the theme at 1280 px),
+shrinking a wider PNG to fit. A figure :data:`WIDTH` inches wide saved at
+:data:`SAVE_DPI` is shrunk by ``DISPLAY_WIDTH_PX / (WIDTH * SAVE_DPI)``, so its smallest
+text (:data:`SMALLEST_FONT` points) still measures at least :data:`MIN_TEXT_PX` pixels on
+screen (:func:`text_px_on_screen` checks it); the PDF prints the same PNG about as wide
+as its text column.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.typing import ColorType
 from numpy.typing import ArrayLike
@@ -28,26 +36,34 @@ from hwlib.train import HISTORY_COLUMNS
 PALETTE = "colorblind"
 COLORS = {"train": sns.color_palette(PALETTE)[0], "test": sns.color_palette(PALETTE)[1]}
 FEATURE_CMAP = "viridis"
-WIDTH = 9.0  # inches: the width of a full-width figure
-HIST_COLUMNS = 3  # panels per row of the all-layers weight histogram grid
+DISPLAY_WIDTH_PX = 690  # CSS pixels: the widest an image is shown in the HTML book
+MIN_TEXT_PX = 10  # the smallest text a reader should have to read, in CSS pixels
+SAVE_DPI = 150  # the resolution of the PNGs in the book
+WIDTH = 6.9  # inches: the width of a full-width figure (1035 px at SAVE_DPI, shown at 2/3)
+SMALLEST_FONT = 9  # points: tick labels, legends, panel titles, the provenance line
+HIST_COLUMNS = 2  # panels per row of the all-layers weight histogram grid
 MAX_BINS = 50  # at most this many histogram bins
+ROBUST_PERCENTILES = (0.5, 99.5)  # the range a "robust" histogram shows
+ORIGINAL_RANGE = (-1.0, 1.0)  # the homework's histogram range (with MAX_BINS bins)
 FMAP_COLUMNS = 8  # panels per row of a feature-map grid
-FMAP_PANEL = 1.6  # inches: the largest feature-map panel
-COLORBAR_SPACE = 0.8  # inches of figure width kept for a colour bar
-EXAMPLE_PANEL = 1.8  # inches: the width of one example image
+FMAP_PANEL = 1.4  # inches: the largest feature-map panel
+COLORBAR_SPACE = 0.9  # inches of figure width kept for a colour bar
+EXAMPLE_PANEL = 1.35  # inches: the width of one example image
+CUT_MARKER = "interval-cut"  # the gid of the triangles that end a cut interval
+METRIC_RANGES = {"accuracy": (0.0, 100.0), "loss": (0.0, math.inf)}  # what a metric can be
 
 _RC = {
     "figure.dpi": 110,
-    "savefig.dpi": 150,
+    "savefig.dpi": SAVE_DPI,
     "savefig.bbox": "tight",
     "font.size": 10,
     "axes.titlesize": 10,
     "axes.labelsize": 10,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.fontsize": 9,
-    "legend.title_fontsize": 9,
-    "figure.titlesize": 12,
+    "xtick.labelsize": SMALLEST_FONT,
+    "ytick.labelsize": SMALLEST_FONT,
+    "legend.fontsize": SMALLEST_FONT,
+    "legend.title_fontsize": SMALLEST_FONT,
+    "figure.titlesize": 11,
     "image.interpolation": "nearest",
 }
 
@@ -83,6 +99,63 @@ def _grid(fig: Figure, n: int, max_columns: int) -> list[Axes]:
     columns = max(1, min(n, max_columns))
     rows = _rows(n, columns)
     return [fig.add_subplot(rows, columns, i + 1) for i in range(n)]
+
+
+# -- rendering for the book ------------------------------------------------------------
+
+PROVENANCE_COLOR = "0.3"
+
+
+def stamp(fig: Figure, line: str) -> None:
+    """Write ``line`` (a figure's provenance) below the plot, wrapped to the figure's width
+    at :data:`SMALLEST_FONT`, so it stays as legible as the tick labels and never widens
+    the image (a wider image is shrunk more in the HTML)."""
+    fig.text(0.5, -0.01, line, ha="center", va="top", fontsize=SMALLEST_FONT, color=PROVENANCE_COLOR,
+             wrap=True)
+
+
+def _texts(fig: Figure) -> list[Text]:
+    """Every visible, non-empty text of the figure (titles, labels, ticks, legends, notes)."""
+    fig.canvas.draw()  # tick labels exist only once drawn
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def smallest_font_pt(fig: Figure) -> float:
+    """The size, in points, of the smallest text the figure shows."""
+    sizes = [t.get_fontsize() for t in _texts(fig)]
+    if not sizes:
+        raise ValueError("The figure shows no text.")
+    return min(sizes)
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as the PNG the book shows, closed afterwards.
+
+    The PNG records, in a text chunk ``hwlib:min-text-px``, the height of its smallest text
+    in image pixels, so a test can check the text size a reader sees wherever the image
+    is shown (the image's displayed width over its pixel width, times that value)."""
+    import io
+
+    min_px = smallest_font_pt(fig) * SAVE_DPI / 72
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=SAVE_DPI, bbox_inches="tight",
+                metadata={"hwlib:min-text-px": f"{min_px:.2f}"})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def text_px_on_screen(image: bytes, shown_width_px: float = DISPLAY_WIDTH_PX) -> float:
+    """The smallest text of a PNG made by :func:`png`, in CSS pixels, when it is shown at
+    most ``shown_width_px`` wide (never enlarged, as in the HTML book)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(image)) as im:
+        width, text = im.size[0], im.text.get("hwlib:min-text-px")
+    if text is None:
+        raise ValueError("The PNG has no hwlib:min-text-px record: it was not made by hwlib.plots.png.")
+    return float(text) * min(1.0, shown_width_px / width)
 
 
 # -- learning curves ------------------------------------------------------------------
@@ -136,37 +209,80 @@ def learning_curves(history: pd.DataFrame | None, title: str | None = None,
 
 # -- weight histograms ----------------------------------------------------------------
 
+SPANS = ("robust", "original", "full")
 
-def _histogram(ax: Axes, values: np.ndarray, title: str, color: ColorType,
-               title_size: float = 10) -> None:
-    """A histogram of ``values`` titled with ``title`` and their n, mean and std."""
+
+def histogram_range(values: np.ndarray, span: str) -> tuple[float, float]:
+    """The range a histogram of ``values`` shows.
+
+    ``"robust"``: from the 0.5th to the 99.5th percentile (:data:`ROBUST_PERCENTILES`, taken
+    as data values, so a small sample loses nothing), so that a few large weights cannot
+    squeeze the bulk of the distribution into one bar; ``"original"``: the homework's
+    [−1, 1]; ``"full"``: minimum to maximum.
+    """
+    if span == "robust":
+        low, high = np.percentile(values, ROBUST_PERCENTILES, method="nearest")
+    elif span == "original":
+        low, high = ORIGINAL_RANGE
+    elif span == "full":
+        low, high = values.min(), values.max()
+    else:
+        raise ValueError(f"span must be one of {', '.join(map(repr, SPANS))}, got {span!r}.")
+    return float(low), float(high)
+
+
+def _g(value: float) -> str:
+    """A number in 3 significant digits with a true minus sign (as on the axes)."""
+    return f"{value:.3g}".replace("-", "\u2212")
+
+
+def _histogram(ax: Axes, values: np.ndarray, title: str, color: ColorType, span: str) -> int:
+    """A histogram of ``values`` over :func:`histogram_range` (``span``), titled with
+    ``title`` and their n, mean and std (of all values); values outside the range are
+    left out and counted in the title. Returns how many were left out."""
     values = np.asarray(values, dtype=np.float64).ravel()
-    bins = min(MAX_BINS, len(np.histogram_bin_edges(values, bins="auto")) - 1)
-    ax.hist(values, bins=bins, color=color, edgecolor="white", linewidth=0.3)
-    ax.set_title(f"{title} (n = {values.size:,})\nmean = {values.mean():.3g}, std = {values.std():.3g}",
-                 fontsize=title_size)
+    low, high = histogram_range(values, span)
+    inside = values[(values >= low) & (values <= high)]
+    if span == "original":
+        bins = MAX_BINS
+    else:
+        bins = min(MAX_BINS, len(np.histogram_bin_edges(inside, bins="auto")) - 1)
+    ax.hist(inside, bins=bins, range=(low, high) if high > low else None, color=color,
+            edgecolor="white", linewidth=0.3)
+    clipped = values.size - inside.size
+    note = f"\n{clipped:,} outside [{_g(low)}, {_g(high)}]" if clipped else ""
+    ax.set_title(f"{title} (n = {values.size:,})\nmean = {_g(values.mean())}, std = {_g(values.std())}{note}",
+                 fontsize=SMALLEST_FONT)
     ax.set_ylabel("count")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    return clipped
 
 
-def weight_histograms(kernel: np.ndarray, bias: np.ndarray, layer: str) -> Figure:
-    """Histograms of a layer's weights (left) and biases (right), with n, mean and std."""
-    fig = _figure(WIDTH, 3.2)
+def weight_histograms(kernel: np.ndarray, bias: np.ndarray, layer: str, span: str = "robust") -> Figure:
+    """Histograms of a layer's weights (left) and biases (right), with n, mean and std.
+
+    ``span`` (:func:`histogram_range`): ``"robust"`` (default) shows the 0.5th to 99.5th
+    percentile and counts the values left out in the panel's title; ``"original"`` is the
+    homework's choice, [−1, 1] in 50 bins; ``"full"`` shows every value.
+    """
+    fig = _figure(WIDTH, 2.9)
     weight_ax, bias_ax = fig.subplots(1, 2)
-    _histogram(weight_ax, kernel, f"{layer} weights", COLORS["train"])
-    _histogram(bias_ax, bias, f"{layer} biases", COLORS["test"])
+    _histogram(weight_ax, kernel, f"{layer} weights", COLORS["train"], span)
+    _histogram(bias_ax, bias, f"{layer} biases", COLORS["test"], span)
     weight_ax.set_xlabel("weight")
     bias_ax.set_xlabel("bias")
     return fig
 
 
-def all_weight_histograms(weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
-    """One histogram of the weights (kernel) of each layer, on a grid titled by layer."""
+def all_weight_histograms(weights: dict[str, tuple[np.ndarray, np.ndarray]], span: str = "robust") -> Figure:
+    """One histogram of the weights (kernel) of each layer, on a grid titled by layer;
+    ``span`` as in :func:`weight_histograms`."""
     if not weights:
         raise ValueError("No layers given: weights must map at least one layer name to (kernel, bias).")
-    fig = _figure(WIDTH, 2.8 * _rows(len(weights), HIST_COLUMNS))
+    fig = _figure(WIDTH, 2.6 * _rows(len(weights), HIST_COLUMNS))
     for ax, (layer, (kernel, _bias)) in zip(_grid(fig, len(weights), HIST_COLUMNS), weights.items()):
-        _histogram(ax, kernel, layer, COLORS["train"], title_size=9)
+        _histogram(ax, kernel, layer, COLORS["train"], span)
         ax.set_xlabel("weight")
     return fig
 
@@ -216,7 +332,7 @@ def examples(images: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike, proba: Arr
         for ax, image, true, pred, row in zip(_grid(fig, n, n), images, y_true, y_pred, proba):
             _show_image(ax, image)
             ax.set_title(f"true: {class_names[int(true)]}\npred: {class_names[int(pred)]} "
-                         f"(p = {row[int(pred)]:.2f})", fontsize=9)
+                         f"(p = {row[int(pred)]:.2f})", fontsize=SMALLEST_FONT)
     if title:
         fig.suptitle(title)
     return fig
@@ -231,29 +347,59 @@ def input_image(image: np.ndarray, label: str) -> Figure:
     return fig
 
 
-def feature_maps(maps: np.ndarray, layer: str) -> Figure:
-    """Every filter's activation map of one layer for one image, on one colour scale.
+FMAP_SCALES = ("per_map", "shared")
 
-    ``maps`` is ``(H, W, C)``: C panels titled "filter 1" to "filter C" (numbered from
-    1), at most 8 per row, sharing one colour scale and one colour bar.
+
+def feature_maps(maps: np.ndarray, layer: str, scale: str = "per_map") -> Figure:
+    """Every filter's activation map of one layer for one image, on a labelled grid.
+
+    ``maps`` is ``(H, W, C)``, drawn at most :data:`FMAP_COLUMNS` to a row, filter ``k``
+    (numbered from 1) at row offset + column: the columns are numbered 1 to 8 along the
+    top and each row is labelled with the offset of its first filter (+0, +8, ...).
+
+    ``scale="per_map"`` (the default) stretches each map on its own from its minimum (dark)
+    to its maximum (bright), so every map shows its pattern even when a few filters
+    respond much more strongly than the rest (the colour bar then reads 0-1 of each map's
+    own range; a constant map is drawn dark). ``scale="shared"`` puts every map on one
+    colour scale in activation units, which compares the strength of the filters.
     """
-    maps = np.asarray(maps)
+    maps = np.asarray(maps, dtype=np.float64)
     if maps.ndim != 3 or maps.shape[-1] == 0:
         raise ValueError(f"maps must be (H, W, C) with C >= 1, got {maps.shape}.")
+    if scale not in FMAP_SCALES:
+        raise ValueError(f"scale must be one of {', '.join(map(repr, FMAP_SCALES))}, got {scale!r}.")
     channels = maps.shape[-1]
     columns = min(channels, FMAP_COLUMNS)
+    rows = _rows(channels, columns)
     panel = min(FMAP_PANEL, (WIDTH - COLORBAR_SPACE) / columns)
-    fig = _figure(columns * panel + COLORBAR_SPACE, _rows(channels, columns) * (panel + 0.2) + 0.5)
-    low, high = float(maps.min()), float(maps.max())
-    high = high if high > low else low + 1.0  # a constant map still gets a valid scale
+    fig = _figure(columns * panel + COLORBAR_SPACE, rows * panel + 0.9)
+    shown_maps, (low, high) = _fmap_scale(maps, scale)
     axes = _grid(fig, channels, FMAP_COLUMNS)
     for k, ax in enumerate(axes):
-        shown = ax.imshow(maps[..., k], cmap=FEATURE_CMAP, vmin=low, vmax=high)
-        ax.set_title(f"filter {k + 1}", fontsize=8 if columns == FMAP_COLUMNS else 10)
+        shown = ax.imshow(shown_maps[..., k], cmap=FEATURE_CMAP, vmin=low, vmax=high)
         _bare(ax)
-    fig.colorbar(shown, ax=axes, shrink=0.8, label="activation")
-    fig.suptitle(f"{layer}: {channels} feature maps, {maps.shape[0]}×{maps.shape[1]} each")
+        row, column = divmod(k, columns)
+        if row == 0:
+            ax.set_title(str(column + 1), fontsize=SMALLEST_FONT)
+        if column == 0:
+            ax.set_ylabel(f"+{row * columns}", rotation=0, ha="right", va="center", fontsize=SMALLEST_FONT)
+    label = "activation" if scale == "shared" else "fraction of the map's range"
+    fig.colorbar(shown, ax=axes, shrink=0.8 if rows > 1 else 1.0, label=label)
+    how = "one colour scale" if scale == "shared" else "each map scaled to its own range"
+    fig.suptitle(f"{layer}: {channels} feature maps, {maps.shape[0]}×{maps.shape[1]} each ({how});\n"
+                 f"filter = row label + column", fontsize=10)
     return fig
+
+
+def _fmap_scale(maps: np.ndarray, scale: str) -> tuple[np.ndarray, tuple[float, float]]:
+    """The maps as drawn and their colour limits: per map rescaled to 0-1 (a constant map
+    to 0), or unchanged on their shared minimum to maximum."""
+    if scale == "per_map":
+        low = maps.min(axis=(0, 1), keepdims=True)
+        span = maps.max(axis=(0, 1), keepdims=True) - low
+        return np.divide(maps - low, span, out=np.zeros_like(maps), where=span > 0), (0.0, 1.0)
+    low, high = float(maps.min()), float(maps.max())
+    return maps, (low, high if high > low else low + 1.0)  # a constant map still gets a valid scale
 
 
 # -- reproduction: reported values against our intervals -------------------------------
@@ -266,32 +412,68 @@ def reproduction_intervals(results: pd.DataFrame, metric: str = "accuracy") -> F
 
     ``results``: :func:`hwlib.reproduction.result_table` (columns id, source, experiment,
     dataset, metric, reported, mean, pi_low, pi_high, verdict).
+
+    Each panel's axis spans the reported values and our means, and the intervals only
+    as far as :func:`axis_limits` allows, within the metric's possible range
+    (:data:`METRIC_RANGES`): an interval that reaches further, like the one of a
+    configuration with a run that never learned, is cut at the axis and ends in a triangle
+    pointing outwards, so it cannot squeeze every other row into a corner.
     """
     needed = {"id", "experiment", "dataset", "metric", "reported", "mean", "pi_low", "pi_high", "verdict"}
     missing = needed - set(results.columns)
     if missing:
         raise ValueError(f"The result table lacks the column(s) {', '.join(sorted(missing))}.")
+    if metric not in METRIC_RANGES:
+        raise ValueError(f"metric must be one of {', '.join(map(repr, METRIC_RANGES))}, got {metric!r}.")
     rows = results[results["metric"] == metric]
     if len(rows) == 0:
         raise ValueError(f"The result table has no {metric!r} rows.")
     datasets = list(dict.fromkeys(rows["dataset"]))
     heights = [int((rows["dataset"] == d).sum()) for d in datasets]
-    fig = _figure(WIDTH, 0.9 + 0.32 * sum(heights))
+    fig = _figure(WIDTH, 1.2 + 0.3 * sum(heights))
     axes = fig.subplots(len(datasets), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)[:, 0]
-    ours_color, reported_color = COLORS["test"], "0.15"
+    clipped_any = False
     for ax, dataset in zip(axes, datasets):
         part = rows[rows["dataset"] == dataset].reset_index(drop=True)
-        y = np.arange(len(part))[::-1]
-        ax.errorbar(part["mean"], y, xerr=[part["mean"] - part["pi_low"], part["pi_high"] - part["mean"]],
-                    fmt="o", color=ours_color, capsize=3, label="ours: mean and 95% prediction interval")
-        ax.scatter(part["reported"], y, marker="x", s=40, color=reported_color, zorder=3, label="reported")
-        ax.set_yticks(y, [f"{i} {e}" for i, e in zip(part["id"], part["experiment"])])
-        if metric == "accuracy":  # an interval may reach past 0-100 %: show the possible range only
-            shown = pd.concat([part["reported"], part["pi_low"], part["pi_high"]])
-            pad = 0.05 * (shown.max() - shown.min()) or 1.0
-            ax.set_xlim(max(0.0, shown.min() - pad), min(100.0, shown.max() + pad))
+        clipped_any |= _interval_panel(ax, part, METRIC_RANGES[metric])
         ax.set_title(dataset)
-        ax.grid(axis="y", visible=False)
     axes[-1].set_xlabel("test loss" if metric == "loss" else "test accuracy (%)")
-    axes[0].legend(loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if clipped_any:
+        handles.append(plt.Line2D([], [], marker=">", linestyle="none", color=COLORS["test"]))
+        labels.append("interval continues past the axis")
+    fig.legend(handles, labels, loc="outside upper center", ncols=3, frameon=False)
     return fig
+
+
+def axis_limits(part: pd.DataFrame, possible: tuple[float, float]) -> tuple[float, float]:
+    """The x range of an interval panel, within the metric's ``possible`` range: the
+    reported values and our means, widened to take in the intervals, but by at most the
+    spread of those points on each side (then padded by 3%)."""
+    points = pd.concat([part["reported"], part["mean"]])
+    low, high = points.min(), points.max()
+    spread = (high - low) or abs(high) or 1.0
+    low = max(min(part["pi_low"].min(), low), low - spread)
+    high = min(max(part["pi_high"].max(), high), high + spread)
+    pad = 0.03 * (high - low)
+    return max(possible[0], low - pad), min(possible[1], high + pad)
+
+
+def _interval_panel(ax: Axes, part: pd.DataFrame, possible: tuple[float, float]) -> bool:
+    """One dataset's rows: intervals cut at the axis limits (a triangle where cut), means,
+    reported values. Returns whether any interval was cut."""
+    ours_color, reported_color = COLORS["test"], "0.15"
+    low, high = axis_limits(part, possible)
+    y = np.arange(len(part))[::-1]
+    lo, hi = part["pi_low"].clip(lower=low), part["pi_high"].clip(upper=high)
+    ax.errorbar(part["mean"], y, xerr=[part["mean"] - lo, hi - part["mean"]], fmt="o", color=ours_color,
+                capsize=3, label="ours: mean, 95% prediction interval")
+    cut_low, cut_high = (part["pi_low"] < low).to_numpy(), (part["pi_high"] > high).to_numpy()
+    for cut, edge, marker in ((cut_low, low, "<"), (cut_high, high, ">")):
+        ax.plot(np.full(cut.sum(), edge), y[cut], marker, color=ours_color, clip_on=False, markersize=7,
+                gid=CUT_MARKER)
+    ax.scatter(part["reported"], y, marker="x", s=40, color=reported_color, zorder=3, label="reported")
+    ax.set_yticks(y, [f"{i} {e}" for i, e in zip(part["id"], part["experiment"])])
+    ax.set_xlim(low, high)
+    ax.grid(axis="y", visible=False)
+    return bool(cut_low.any() or cut_high.any())

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 # Seconds per epoch per 10,000 training images, when the store has no run to learn from
 # (measured on a 2-core machine with two trainings side by side).

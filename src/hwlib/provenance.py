@@ -8,8 +8,6 @@ returns it rendered as a PNG.
 from __future__ import annotations
 
 import hashlib
-import io
-import textwrap
 from typing import Any
 
 from hwlib import __version__
@@ -49,18 +47,15 @@ def provenance(run: Any) -> str:
 
 def show(fig: Any, run: Any) -> Any:
     """Stamp a figure with its provenance line (below the plot; ``run`` may be a list of
-    runs) and return it as a PNG.
+    runs) and return it as a PNG (:func:`hwlib.plots.png`).
 
     The PNG is rendered here (not by the notebook's matplotlib backend), so the chapter
     shows exactly one image per figure whatever backend the kernel runs with (papermill,
     nbval, ``MPLBACKEND=Agg``), and the PDF gets the same bitmap as the HTML.
     """
-    import matplotlib.pyplot as plt
     from IPython.display import Image
 
-    line = textwrap.fill(provenance(run), width=170, break_on_hyphens=False)
-    fig.text(0.5, -0.02, line, ha="center", va="top", fontsize=7, color="0.35")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return Image(data=buf.getvalue(), format="png")
+    from hwlib import plots
+
+    plots.stamp(fig, provenance(run))
+    return Image(data=plots.png(fig), format="png")

@@ -42,10 +42,11 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from hwlib import experiments as E
 from hwlib.errors import ConfigError
@@ -367,33 +368,21 @@ def format_result_table(df: Any, metric: str) -> Any:
     """The ``metric`` rows of :func:`result_table` for reading, one row per reported result."""
     import pandas as pd
 
+    from hwlib.tables import interval, mean_sd, num
+
     rows = df[df["metric"] == metric]
     digits = 4 if metric == "loss" else 2
-
-    def num(v: float) -> str:
-        return signed(v, digits, plus=False)
-
     return pd.DataFrame({
-        "Result": rows["id"],
-        "Configuration": rows["experiment"],
-        "Reported": [num(v) for v in rows["reported"]],
-        "Ours: mean ± sd": [f"{num(v)} ± {num(s)}" for v, s in zip(rows["mean"], rows["sd"])],
-        "95% prediction interval": [f"[{num(lo)}, {num(hi)}]" + (" (clipped)" if c else "")
+        "result": rows["id"],
+        "configuration": rows["experiment"],
+        "reported": [num(v, digits) for v in rows["reported"]],
+        "ours: mean ± sd": [mean_sd(v, s, digits) for v, s in zip(rows["mean"], rows["sd"])],
+        "95% prediction interval": [interval(lo, hi, digits) + (" (clipped)" if c else "")
                                     for lo, hi, c in zip(rows["pi_low"], rows["pi_high"], rows["clipped"])],
-        "Distance (sd)": [signed(d, 1) for d in rows["distance_sd"]],
-        "Rank: report / ours": [f"{a} / {b}" for a, b in zip(rows["rank_reported"], rows["rank_ours"])],
-        "Verdict": rows["verdict"],
+        "distance (sd)": [num(d, 1, sign=True) for d in rows["distance_sd"]],
+        "rank: report / ours": [f"{a} / {b}" for a, b in zip(rows["rank_reported"], rows["rank_ours"])],
+        "verdict": rows["verdict"],
     }).reset_index(drop=True)
-
-
-def signed(v: float, digits: int, plus: bool = True) -> str:
-    """``v`` with ``digits`` decimals and a true minus sign (−); ``+`` before positives if ``plus``."""
-    if math.isinf(v):
-        return ("+" if v > 0 and plus else "" if v > 0 else "−") + "∞"
-    text = f"{abs(v):.{digits}f}"
-    if v < 0 and float(text) != 0:
-        return "−" + text
-    return ("+" if plus else "") + text
 
 
 def tally(values: Any, labels: Sequence[str]) -> dict[str, int]:
@@ -433,7 +422,7 @@ class Comparison:
         return "confirmed" if self.mean_difference > 0 else "reversed"
 
 
-    def flipped(self) -> "Comparison":
+    def flipped(self) -> Comparison:
         """The same comparison read the other way round (``b`` against ``a``)."""
         return Comparison(self.b, self.a, self.metric, self.n, -self.mean_difference, -self.ci_high,
                           -self.ci_low, -self.t, self.p, self.p_holm)
@@ -510,16 +499,19 @@ def pairwise_table(reported: Reported, group: str, comps: Comparisons) -> Any:
 
 
 def format_pairwise_table(df: Any) -> Any:
+    """:func:`pairwise_table` for reading: the difference and its interval in two columns."""
     import pandas as pd
 
+    from hwlib.tables import interval, num
+
     return pd.DataFrame({
-        "Better in the report": df["better in the report"],
-        "Worse in the report": df["worse in the report"],
-        "Difference (pp)": [signed(d, 2) for d in df["difference (pp)"]],
-        "95% CI (pp)": [f"[{signed(lo, 2)}, {signed(hi, 2)}]" for lo, hi in zip(df["ci_low"], df["ci_high"])],
+        "better in the report": df["better in the report"],
+        "worse in the report": df["worse in the report"],
+        "difference (pp)": [num(d, 2, sign=True) for d in df["difference (pp)"]],
+        "95% CI (pp)": [interval(lo, hi, 2, sign=True) for lo, hi in zip(df["ci_low"], df["ci_high"])],
         "p": [_p(p) for p in df["p"]],
         "p (Holm)": [_p(p) for p in df["p (Holm)"]],
-        "Our seeds": df["our seeds"],
+        "our seeds": df["our seeds"],
     })
 
 
@@ -576,14 +568,15 @@ _METRIC_TEXT = {"test_accuracy": "test accuracy", "gap": "train − test accurac
 
 
 def describe(c: Comparison) -> str:
-    """One comparison for people: 'mnist-k5s1-same beats mnist-k3s1-valid in test accuracy by
-    0.41 points (Holm-adjusted p = 0.012): confirmed'."""
+    """One comparison for people: 'mnist-k5s1-same vs mnist-k3s1-valid, test accuracy:
+    difference 0.41 points (Holm-adjusted p = 0.012): confirmed'."""
+    from hwlib.tables import num
+
     unit = "" if c.metric == "test_loss" else " points"
-    by = f"{signed(c.mean_difference, 2, plus=False)}{unit}"
     verdict = {"confirmed": "confirmed", "reversed": "the other way round",
                "not significant": "not significant"}[c.outcome]
     p = _p(c.p_holm)
-    return (f"{c.a} vs {c.b}, {_METRIC_TEXT[c.metric]}: difference {by} "
+    return (f"{c.a} vs {c.b}, {_METRIC_TEXT[c.metric]}: difference {num(c.mean_difference, 2)}{unit} "
             f"(Holm-adjusted p {p if p.startswith('<') else '= ' + p}): {verdict}")
 
 
@@ -621,7 +614,8 @@ def key_verdicts(results: Any, claims: Any) -> Any:
     """The chapter's key numbers and verdicts, one line each (checked by nbval)."""
     import pandas as pd
 
-    rows = [{"item": f"{r['id']} {r['metric']}", "value": f"{r['mean']:.4f}" if r["metric"] == "loss" else f"{r['mean']:.2f}",
+    rows = [{"item": f"{r['id']} {r['metric']}",
+             "value": f"{r['mean']:.4f}" if r["metric"] == "loss" else f"{r['mean']:.2f}",
              "seeds": str(r["seeds"]), "verdict": r["verdict"]} for _, r in results.iterrows()]
     rows += [{"item": c["id"], "value": f"{c['confirmed']}/{c['comparisons']} confirmed", "seeds": "",
               "verdict": c["verdict"]} for _, c in claims.iterrows()]

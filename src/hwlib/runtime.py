@@ -24,7 +24,8 @@ import os
 import random
 import signal
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from hwlib.errors import ConfigError
 

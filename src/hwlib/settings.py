@@ -48,7 +48,7 @@ class Settings:
     train: bool = True
 
     @classmethod
-    def from_params(cls, **params: Any) -> "Settings":
+    def from_params(cls, **params: Any) -> Settings:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(params) - names)
         if unknown:

@@ -1,7 +1,13 @@
-"""Every table of the report, as a pandas DataFrame (and as Markdown for the book)."""
+"""Every table of the report, as a pandas DataFrame (and as Markdown for the book).
+
+One typography for every table of the book: numbers carry a true minus sign (U+2212, as
+the figures' axes do; :func:`num`), headers are in sentence case (:func:`header`), and in
+the book a "mean ± sd" or "[low, high]" never breaks across lines (:func:`to_markdown`).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -106,21 +112,43 @@ def sweep_seed_table(runs_by_config: Mapping[str, Sequence[Any]], confidence: fl
 def format_seed_table(df: pd.DataFrame) -> pd.DataFrame:
     """:func:`sweep_seed_table` for reading: ``mean ± sd`` and ``[low, high]`` in one cell each."""
     level = next(c for c in df.columns if c.startswith("accuracy ") and c.endswith(" CI low (%)")).split()[1]
-
-    def pm(mean: float, sd: float, digits: int) -> str:
-        return f"{mean:.{digits}f}" + ("" if pd.isna(sd) else f" ± {sd:.{digits}f}")
-
-    def ci(low: float, high: float, digits: int) -> str:
-        return "n/a" if pd.isna(low) else f"[{low:.{digits}f}, {high:.{digits}f}]"
-
     out = df[["experiment", "kernel", "stride", "padding", "seeds"]].copy()
-    out["test accuracy (%) mean ± sd"] = [pm(m, s, 2) for m, s in zip(df["test accuracy (%)"], df["accuracy sd (pp)"])]
-    out[f"accuracy {level} CI"] = [ci(lo, hi, 2) for lo, hi in zip(df[f"accuracy {level} CI low (%)"],
-                                                                   df[f"accuracy {level} CI high (%)"])]
-    out["test loss mean ± sd"] = [pm(m, s, 4) for m, s in zip(df["test loss"], df["loss sd"])]
-    out[f"loss {level} CI"] = [ci(lo, hi, 4) for lo, hi in zip(df[f"loss {level} CI low"], df[f"loss {level} CI high"])]
-    out["Δ accuracy (pp)"] = [f"{d:.2f}" for d in df["Δ accuracy (pp)"]]
+    out["test accuracy (%) mean ± sd"] = [mean_sd(m, s, 2)
+                                          for m, s in zip(df["test accuracy (%)"], df["accuracy sd (pp)"])]
+    out[f"accuracy {level} CI"] = [interval(lo, hi, 2) for lo, hi in zip(df[f"accuracy {level} CI low (%)"],
+                                                                         df[f"accuracy {level} CI high (%)"])]
+    out["test loss mean ± sd"] = [mean_sd(m, s, 4) for m, s in zip(df["test loss"], df["loss sd"])]
+    out[f"loss {level} CI"] = [interval(lo, hi, 4)
+                               for lo, hi in zip(df[f"loss {level} CI low"], df[f"loss {level} CI high"])]
+    out["Δ accuracy (pp)"] = [num(d, 2) for d in df["Δ accuracy (pp)"]]
     return out
+
+
+MINUS = "\u2212"
+NBSP = "\u00a0"
+
+
+def num(value: float, digits: int, sign: bool = False) -> str:
+    """``value`` with ``digits`` decimals and a true minus sign; ``sign`` adds "+" to
+    positive numbers (differences)."""
+    return f"{value:{'+' if sign else ''}.{digits}f}".replace("-", MINUS)
+
+
+def mean_sd(mean: float, sd: float, digits: int) -> str:
+    """"mean ± sd" (just the mean when ``sd`` is NaN: one seed)."""
+    return num(mean, digits) + ("" if pd.isna(sd) else f" ± {num(sd, digits)}")
+
+
+def interval(low: float, high: float, digits: int, sign: bool = False) -> str:
+    """"[low, high]", or "n/a" when there is no interval (one seed)."""
+    return "n/a" if pd.isna(low) else f"[{num(low, digits, sign)}, {num(high, digits, sign)}]"
+
+
+def header(name: str) -> str:
+    """A column name in sentence case ("test loss" -> "Test loss"); a name that starts
+    with a one-letter symbol (p, t, n) or a sign (Δ) is left as it is."""
+    first = name.split(" ", 1)[0]
+    return name if len(first) == 1 or not first[0].isalpha() else name[0].upper() + name[1:]
 
 
 def changes_table(original: Experiment, changed: Experiment) -> pd.DataFrame:
@@ -170,10 +198,30 @@ def _float_format(column: str) -> str:
     return "g"
 
 
+_PLUS_MINUS = re.compile(r"(?<=\S) ± (?=\S)")
+_INTERVAL = re.compile(r"\[([^\]\s]+), ([^\]\s]+)\]")
+
+
+def _keep_together(text: str) -> str:
+    """No line break inside "mean ± sd" or "[low, high]": their spaces become no-break spaces."""
+    return _INTERVAL.sub(f"[\\1,{NBSP}\\2]", _PLUS_MINUS.sub(f"{NBSP}±{NBSP}", text))
+
+
+def _cell(value: Any, fmt: str) -> str:
+    """A cell as printed: numbers by ``fmt`` with a true minus sign, text kept together."""
+    if isinstance(value, str):
+        return _keep_together(value)
+    if pd.isna(value):
+        return ""
+    return format(value, fmt if isinstance(value, float) else "").replace("-", MINUS)
+
+
 def to_markdown(df: pd.DataFrame) -> str:
     """A DataFrame as a Markdown table (for `glue:md` inside a numbered `{table}`):
-    losses with 4 decimals, accuracies and differences in points with 2. Text columns are
-    printed as they are (tabulate would otherwise re-read "71.20" as a number and print 71.2)."""
-    text = [i for i, c in enumerate(df.columns) if not pd.api.types.is_numeric_dtype(df[c])]
-    return df.to_markdown(index=False, floatfmt=tuple(_float_format(str(c)) for c in df.columns),
-                          disable_numparse=text or False)
+    headers in sentence case (:func:`header`), losses with 4 decimals, accuracies and
+    differences in points with 2, true minus signs, numeric columns right-aligned. Text is
+    printed as it is (tabulate would otherwise re-read "71.20" as a number and print 71.2),
+    except that "mean ± sd" and "[low, high]" are kept on one line."""
+    cells = pd.DataFrame({header(str(c)): [_cell(v, _float_format(str(c))) for v in df[c]] for c in df.columns})
+    align = ["right" if pd.api.types.is_numeric_dtype(df[c]) else "left" for c in df.columns]
+    return cells.to_markdown(index=False, disable_numparse=True, colalign=align)
