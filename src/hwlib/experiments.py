@@ -21,7 +21,7 @@ QUICK = {"epochs": 2, "n_train": 2000, "n_test": 1000}
 
 # Two readings of the homework, as overrides per dataset applied to every experiment:
 # "stated" is what the report states (plus Keras defaults where it is silent); "original"
-# is what the homework's code actually ran (shared/seed/original-code-settings.md): raw
+# is what the homework's code actually ran (the facts: docs/variants.md): raw
 # 0..255 MNIST pixels, and CIFAR-10 trained with batches of 64.
 VARIANTS: dict[str, dict[str, dict[str, object]]] = {
     "stated": {},
