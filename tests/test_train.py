@@ -121,7 +121,7 @@ def _wait_for_epoch(proc: subprocess.Popen) -> None:
     pytest.fail("training never reported an epoch")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_killed_run_leaves_no_entry_and_rerun_completes(tmp_path, tiny_dir, sig):
     store = tmp_path / "store"
     proc = _start_training(store, tiny_dir, epochs=400)
