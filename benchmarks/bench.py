@@ -236,7 +236,50 @@ def worker_sweep_rss(spec: dict[str, Any]) -> dict[str, Any]:
             "max_step_after_first_mb": round(max((b - a for a, b in zip(rss, rss[1:])), default=0.0), 1)}
 
 
-WORKERS = {"fit": worker_fit, "determinism": worker_determinism, "sweep-rss": worker_sweep_rss}
+def _study_experiments(spec: dict[str, Any]) -> list[Any]:
+    from hwlib import experiments as E
+
+    overrides = {k: spec[k] for k in ("epochs", "n_train", "n_test") if spec.get(k) is not None}
+    return [exp.with_overrides(overrides) for exp in E.sweep(spec["dataset"])]
+
+
+def worker_study_hwlib(spec: dict[str, Any]) -> dict[str, Any]:
+    """A sweep into an empty store with hwlib's default executor (local workers, one
+    TensorFlow thread each): what `hwlib sweep` does. Wall time from the first run to the last."""
+    from hwlib.executor import Task, default_workers, run_all
+
+    exps = _study_experiments(spec)
+    with tempfile.TemporaryDirectory(prefix="hwlib-bench-study-") as store:
+        t0 = time.perf_counter()
+        runs = run_all([Task(e, weights=False) for e in exps], store)
+        wall = time.perf_counter() - t0
+    return {"wall_s": round(wall, 2), "runs": len(runs), "workers": default_workers(len(exps)),
+            "test_accuracy": [round(100 * r.metrics["test_accuracy"], 2) for r in runs]}
+
+
+def worker_study_plain(spec: dict[str, Any]) -> dict[str, Any]:
+    """The same sweep as plain Keras would run it: `model.fit` one configuration after
+    another in one process, TensorFlow's default threads, NumPy arrays, batch 32."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):  # set by `import hwlib`
+        os.environ.pop(name, None)
+    exps = _study_experiments(spec)
+    data = _dataset(exps[0])
+    import keras
+
+    t0 = time.perf_counter()
+    accuracies = []
+    for exp in exps:
+        model, history, _ = _plain_keras(exp, data)
+        accuracies.append(round(100 * history["test_accuracy"][-1], 2))
+        keras.backend.clear_session()
+    import tensorflow as tf
+
+    return {"wall_s": round(time.perf_counter() - t0, 2), "runs": len(exps), "test_accuracy": accuracies,
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
+
+
+WORKERS = {"fit": worker_fit, "determinism": worker_determinism, "sweep-rss": worker_sweep_rss,
+           "study-hwlib": worker_study_hwlib, "study-plain": worker_study_plain}
 
 
 # =======================================================================================
@@ -477,6 +520,9 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             "weights_sha256": sorted({h[0] for h in hashes}),
         }
 
+    # -- study throughput: hwlib's executor vs plain Keras one run after another, interleaved --
+    out["study"] = [bench_study(b, args, ds) for ds in args.study_datasets]
+
     # -- memory across a 7-run sweep ----------------------------------------------------------
     sweep = {"epochs": 1, "n_train": args.sweep_n_train, "n_test": max(10, args.sweep_n_train // 2),
              "passes": args.sweep_passes}
@@ -496,6 +542,47 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     out["machine"]["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     out["logs"] = str(b.logdir)
     return out
+
+
+STUDY_SIZES = {"mnist": {"epochs": 2, "n_train": 12000, "n_test": 2000},
+               "cifar10": {"epochs": 1, "n_train": 10000, "n_test": 2000}}
+
+
+def pair_ratios(pairs: list[tuple[float, float]]) -> dict[str, Any]:
+    """Ratios ``plain / hwlib`` of interleaved (hwlib, plain) wall times: their median,
+    min and max (each pair ran back to back, so contention hits both sides alike)."""
+    import statistics
+
+    ratios = [plain / ours for ours, plain in pairs]
+    return {"ratios": [round(r, 3) for r in ratios], "median": round(statistics.median(ratios), 3),
+            "min": round(min(ratios), 3), "max": round(max(ratios), 3)}
+
+
+def bench_study(b: Bench, args: argparse.Namespace, dataset: str) -> dict[str, Any]:
+    """The sweep of ``dataset`` (shortened: :data:`STUDY_SIZES`) trained by hwlib's default
+    executor into an empty store (A) and by plain Keras one run after another (B), as
+    ``--study-pairs`` interleaved pairs ABBA... (the order alternates so a drift in the
+    machine's load favours neither side); the speed-up is the median of the pairs' B/A."""
+    spec = {"dataset": dataset, **STUDY_SIZES[dataset]}
+    if args.quick:
+        spec.update(epochs=1, n_train=1000, n_test=500)
+    pairs, load = [], [list(os.getloadavg())]
+    for i in range(args.study_pairs):
+        order = ("hwlib", "plain") if i % 2 == 0 else ("plain", "hwlib")
+        times = {}
+        for side in order:
+            r = b.worker(f"study-{dataset}-{side}-{i + 1}", f"study-{side}", spec)
+            times[side] = r["wall_s"] if r else float("nan")
+        pairs.append((times["hwlib"], times["plain"]))
+        load.append(list(os.getloadavg()))
+    return {"dataset": dataset, "settings": spec, "runs": len(_study_names(dataset)),
+            "pairs": [{"hwlib_s": a, "plain_s": p} for a, p in pairs], "loadavg": load, **pair_ratios(pairs)}
+
+
+def _study_names(dataset: str) -> tuple[str, ...]:
+    from hwlib.experiments import SWEEPS
+
+    return SWEEPS[dataset]
 
 
 def bench_book(b: Bench, args: argparse.Namespace) -> dict[str, Any]:
@@ -559,6 +646,14 @@ def print_tables(out: dict[str, Any]) -> None:
         if k.startswith("default_engine_"):
             print(f"  {k[15:]:<8} in one process: {v['identical_in_process']}, across {v['processes']} "
                   f"processes: {v['identical_across_processes']}  ({v['settings']['n_train']} images, 2 epochs)")
+    if out.get("study"):
+        print("\nStudy throughput: the sweep into an empty store, hwlib's default executor (A) vs plain Keras "
+              "one run after another (B); x = B/A per interleaved pair")
+        for st in out["study"]:
+            times = "; ".join(f"{p['hwlib_s']:.0f} s vs {p['plain_s']:.0f} s" for p in st["pairs"])
+            print(f"  {st['dataset']:<8} {st['runs']} runs ({st['settings']['epochs']} epochs, "
+                  f"{st['settings']['n_train']} images): median x{st['median']:.2f} (min {st['min']:.2f}, "
+                  f"max {st['max']:.2f}); {times}; load {st['loadavg'][0][0]:.2f}-{st['loadavg'][-1][0]:.2f}")
     sw = out.get("sweep_rss")
     if sw:
         series = ", ".join(f"{s['rss_mb']:.0f}" for s in sw["series"])
@@ -602,6 +697,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="times the 7-run sweep is repeated in the RSS process (default 1: 7 runs)")
     p.add_argument("--acc-tolerance-pp", type=float, default=1.0,
                    help="a lever's final test accuracy counts as equal within this many points (default 1)")
+    p.add_argument("--study-datasets", default="mnist,cifar10",
+                   help="sweeps timed as a study, hwlib vs plain Keras (default mnist,cifar10; '' for none)")
+    p.add_argument("--study-pairs", type=int, default=3, help="interleaved hwlib/plain pairs per study (default 3)")
     p.add_argument("--book", action="store_true", help="also time hwlib report + jupyter-book build (minutes)")
     p.add_argument("--keep-book", action="store_true", help="keep the temporary book copy of --book")
     p.add_argument("--store", help="the warm store for --book (default $HWLIB_STORE or results/)")
@@ -616,6 +714,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.datasets = [d for d in args.datasets.split(",") if d]
     args.lever_datasets = [d for d in args.lever_datasets.split(",") if d]
+    args.study_datasets = [d for d in args.study_datasets.split(",") if d]
     args.threads = [t for t in args.threads.split(",") if t]
     for d in args.datasets + args.lever_datasets:
         if d not in BASE_NETS:

@@ -23,7 +23,8 @@ def test_bench_smoke_run_writes_results(tiny_dir, tmp_path):
                HWLIB_STORE=str(tmp_path / "store"))
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--n-train", "150", "--n-test", "50", "--epochs", "1",
-         "--datasets", "mnist", "--sweep-n-train", "100", "--determinism-n-train", "100", "--out", str(out)],
+         "--datasets", "mnist", "--sweep-n-train", "100", "--determinism-n-train", "100",
+         "--study-datasets", "mnist", "--study-pairs", "2", "--out", str(out)],
         env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Throughput: hwlib vs plain Keras" in proc.stdout and "RSS after each run" in proc.stdout
@@ -42,7 +43,21 @@ def test_bench_smoke_run_writes_results(tiny_dir, tmp_path):
     assert det["identical_in_process"] is True
     assert len(r["sweep_rss"]["series"]) == 7 and all(s["rss_mb"] > 0 for s in r["sweep_rss"]["series"])
     assert all(p["exit_code"] == 0 and p["peak_rss_mb"] > 0 for p in r["parts"])
+    study = r["study"][0]  # interleaved pairs, the order alternating
+    assert study["dataset"] == "mnist" and study["runs"] == 7 and len(study["pairs"]) == 2
+    assert [p["part"] for p in r["parts"] if p["part"].startswith("study-")] == [
+        "study-mnist-hwlib-1", "study-mnist-plain-1", "study-mnist-plain-2", "study-mnist-hwlib-2"]
+    assert study["median"] > 0 and study["min"] <= study["median"] <= study["max"]
+    assert "Study throughput" in proc.stdout
     assert not (tmp_path / "store").exists()  # the sweep trains into its own temporary store
+
+
+def test_pair_ratios_are_plain_over_hwlib():
+    sys.path.insert(0, str(BENCH.parent))
+    import bench
+
+    r = bench.pair_ratios([(10.0, 20.0), (10.0, 30.0), (20.0, 20.0)])
+    assert r == {"ratios": [2.0, 3.0, 1.0], "median": 2.0, "min": 1.0, "max": 3.0}
 
 
 def test_show_prints_the_committed_results():
