@@ -9,8 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hwlib.book import CHAPTERS, EXTRA_PARAMETERS
+from hwlib.book import CHAPTERS
 from hwlib.inventory import INVENTORY
+from hwlib.settings import EXTRA_PARAMETERS
 
 from conftest import needs_real_data, real_data_dir
 
