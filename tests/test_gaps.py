@@ -80,3 +80,34 @@ def test_epochs_above_counts_per_seed():
     h = pd.DataFrame({"epoch": [1, 2, 3], "accuracy": [0.9, 0.95, 0.97], "test_accuracy": [0.95, 0.96, 0.96]})
     runs = [fake("mnist-l2", 1, 0.96, history=h), fake("mnist-l2", 0, 0.96, history=h.assign(accuracy=0.99))]
     assert gaps.epochs_above(runs) == [(0, 0, 3), (1, 2, 3)]
+
+
+def test_sensitivity_table_means_per_variant_and_value():
+    runs = [("mnist-l2", v, l2, fake("mnist-l2", s, acc))
+            for v, l2, s, acc in [("stated", 0.01, 0, 0.96), ("stated", 0.01, 1, 0.97),
+                                  ("original", 0.01, 0, 0.985), ("original", 0.01, 1, 0.983)]]
+    for *_, r in runs:
+        r.metrics["test_loss"] = 0.1
+    df = gaps.sensitivity_table(runs, "l2")
+    row = df[(df["variant"] == "stated") & (df["l2"] == 0.01)].iloc[0]
+    assert row["seeds"] == 2 and row["accuracy_mean"] == pytest.approx(96.5)
+    assert row["accuracy_sd"] == pytest.approx(0.7071068, abs=1e-6)
+
+
+def test_closing_table_explains_each_number_once():
+    side = pd.DataFrame([
+        {"id": "A", "source": "T1", "metric": "accuracy", "reported": 98.4,
+         "original verdict": "reproduced", "stated verdict": "not reproduced"},
+        {"id": "B", "source": "T2", "metric": "accuracy", "reported": 69.1,
+         "original verdict": "not reproduced", "stated verdict": "not reproduced"},
+        {"id": "C", "source": "T3", "metric": "accuracy", "reported": 67.9,
+         "original verdict": "inconclusive", "stated verdict": "rank only"},
+        {"id": "D", "source": "T4", "metric": "accuracy", "reported": 60.0,
+         "original verdict": "rank only", "stated verdict": "reproduced"},
+        {"id": "A", "source": "T1", "metric": "loss", "reported": 0.1,
+         "original verdict": "reproduced", "stated verdict": "reproduced"}])
+    closing = gaps.closing_table(side, {"B": gaps.CAUSES["H3"]})
+    assert list(closing["explanation"]) == ["reproduced under original", gaps.CAUSES["H3"], "unexplained",
+                                            "reproduced under stated"]
+    assert gaps.explained_counts(closing) == {"n": 4, "reproduced_original": 1, "reproduced_stated_only": 1,
+                                              "caused": 1, "unexplained": 1}

@@ -153,3 +153,53 @@ def epochs_above(runs: Sequence[Any]) -> list[tuple[int, int, int]]:
         h = r.history
         out.append((r.experiment.train.seed, int((h["test_accuracy"] > h["accuracy"]).sum()), len(h)))
     return sorted(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Sensitivity studies and the closing table
+# ---------------------------------------------------------------------------------------
+def sensitivity_table(runs: Sequence[tuple[str, str, Any, Any]], setting: str) -> Any:
+    """Mean and sd over seeds of the final test accuracy (%) and loss, per variant and value
+    of ``setting``. ``runs``: ``(experiment name, variant, value, run)`` as
+    :func:`hwlib.experiments.sensitivity_runs` lists them (with their runs)."""
+    import pandas as pd
+
+    rows = [{"variant": variant, setting: value, "seed": r.experiment.train.seed,
+             "accuracy": 100 * r.metrics["test_accuracy"], "loss": r.metrics["test_loss"]}
+            for _, variant, value, r in runs]
+    df = pd.DataFrame(rows)
+    out = df.groupby(["variant", setting]).agg(
+        seeds=("seed", "nunique"), accuracy_mean=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
+        loss_mean=("loss", "mean"), loss_sd=("loss", "std")).reset_index()
+    return out
+
+
+CAUSES = {"H3": "labels swapped with another row", "H4": "an unstable run (seeds collapse to chance)"}
+
+
+def closing_table(table: Any, causes: Mapping[str, str], metric: str = "accuracy") -> Any:
+    """Every reported number (``metric`` rows of :func:`side_by_side`) and what explains it:
+    reproduced under which variant(s), else the cause a supported hypothesis gives it
+    (``causes``: ``{result id: cause}``), else "unexplained"."""
+    import pandas as pd
+
+    rows = []
+    for _, r in table[table["metric"] == metric].iterrows():
+        under = [v for v in ("original", "stated") if r[f"{v} verdict"] == "reproduced"]
+        if under:
+            status = "reproduced under " + " and ".join(under)
+        else:
+            status = causes.get(r["id"], "unexplained")
+        rows.append({"result": r["id"], "source": r["source"], "reported": r["reported"],
+                     "original": r["original verdict"], "stated": r["stated verdict"], "explanation": status})
+    return pd.DataFrame(rows)
+
+
+def explained_counts(closing: Any) -> dict[str, int]:
+    """How many numbers each kind of explanation covers (for the chapter's first paragraph)."""
+    status = closing["explanation"]
+    return {"n": len(status),
+            "reproduced_original": int(status.str.contains("under original").sum()),
+            "reproduced_stated_only": int((status == "reproduced under stated").sum()),
+            "caused": int(status.isin(CAUSES.values()).sum()),
+            "unexplained": int((status == "unexplained").sum())}
