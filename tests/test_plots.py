@@ -321,3 +321,17 @@ def test_figures_save_as_png(tmp_path):
     path = tmp_path / "curves.png"
     P.learning_curves(run_history()).savefig(path)
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sensitivity_figure_has_a_line_per_variant_and_the_reported_values():
+    df = pd.DataFrame({"variant": ["stated"] * 3 + ["original"] * 3, "l2": [1e-4, 1e-2, 1e-1] * 2,
+                       "accuracy_mean": [98.9, 96.4, 90.0, 98.9, 98.4, 97.0], "accuracy_sd": [0.1] * 6,
+                       "loss_mean": [0.04, 0.35, 0.9, 0.04, 0.13, 0.3], "loss_sd": [0.01] * 6})
+    fig = P.sensitivity(df, "l2", reported=(98.44, 0.1263), marked=0.01)
+    left, right = fig.axes
+    assert left.get_xscale() == "log" and left.get_ylabel() == "test accuracy (%)"
+    labels = left.get_legend_handles_labels()[1]
+    assert sorted(labels) == ["original", "stated", "the homework"]
+    assert right.lines[-2].get_ydata()[0] == 0.1263  # the reported loss
+    with pytest.raises(ValueError, match="lacks the column"):
+        P.sensitivity(df.drop(columns="loss_sd"), "l2")

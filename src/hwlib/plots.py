@@ -477,3 +477,34 @@ def _interval_panel(ax: Axes, part: pd.DataFrame, possible: tuple[float, float])
     ax.set_xlim(low, high)
     ax.grid(axis="y", visible=False)
     return bool(cut_low.any() or cut_high.any())
+
+
+def sensitivity(df: pd.DataFrame, setting: str, reported: tuple[float, float] | None = None,
+                marked: float | None = None, log_x: bool = True) -> Figure:
+    """Test accuracy (left) and loss (right) against ``setting``, one line per variant with
+    the seed sd as error bars (``df``: :func:`hwlib.gaps.sensitivity_table`); the homework's
+    reported accuracy and loss as dashed lines, and the value it used (``marked``) as a
+    vertical line."""
+    needed = {"variant", setting, "accuracy_mean", "accuracy_sd", "loss_mean", "loss_sd"}
+    missing = needed - set(df.columns)
+    if missing:
+        raise ValueError(f"The sensitivity table lacks the column(s) {', '.join(sorted(missing))}.")
+    fig = _figure(WIDTH, 2.9)
+    axes = fig.subplots(1, 2)
+    palette = sns.color_palette(PALETTE)
+    for i, (variant, part) in enumerate(df.groupby("variant", sort=True)):
+        part = part.sort_values(setting)
+        for ax, metric in zip(axes, ("accuracy", "loss")):
+            ax.errorbar(part[setting], part[f"{metric}_mean"], yerr=part[f"{metric}_sd"].fillna(0), marker="o",
+                        capsize=3, color=palette[i], label=variant)
+    for ax, metric, value in zip(axes, ("test accuracy (%)", "test loss"), reported or (None, None)):
+        if value is not None:
+            ax.axhline(value, color="0.2", linestyle="--", linewidth=1, label="the homework")
+        if marked is not None:
+            ax.axvline(marked, color="0.5", linestyle=":", linewidth=1)
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(setting)
+        ax.set_ylabel(metric)
+    axes[0].legend(loc="best")
+    return fig
