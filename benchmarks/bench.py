@@ -156,6 +156,8 @@ def _hwlib_fit(exp, data, engine) -> tuple[Any, dict, list]:
 def worker_fit(spec: dict[str, Any]) -> dict[str, Any]:
     """kind: plain | hwlib | threads | jax. Runs one or more fits in this process."""
     kind = spec["kind"]
+    if kind in ("plain", "jax"):  # plain Keras: TensorFlow's default threads, not hwlib's one
+        _default_threads()
     if kind == "threads":  # before anything else touches TensorFlow
         import tensorflow as tf
 
@@ -253,15 +255,22 @@ def worker_study_hwlib(spec: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         runs = run_all([Task(e, weights=False) for e in exps], store)
         wall = time.perf_counter() - t0
+        accuracies = [round(100 * r.metrics["test_accuracy"], 2) for r in runs]
     return {"wall_s": round(wall, 2), "runs": len(runs), "workers": default_workers(len(exps)),
-            "test_accuracy": [round(100 * r.metrics["test_accuracy"], 2) for r in runs]}
+            "test_accuracy": accuracies}
+
+
+def _default_threads() -> None:
+    """Undo hwlib's one-thread setting for this process (``import hwlib`` sets the variables;
+    TensorFlow reads them when it starts): plain Keras runs with TensorFlow's defaults."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.pop(name, None)
 
 
 def worker_study_plain(spec: dict[str, Any]) -> dict[str, Any]:
     """The same sweep as plain Keras would run it: `model.fit` one configuration after
     another in one process, TensorFlow's default threads, NumPy arrays, batch 32."""
-    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):  # set by `import hwlib`
-        os.environ.pop(name, None)
+    _default_threads()
     exps = _study_experiments(spec)
     data = _dataset(exps[0])
     import keras
@@ -429,18 +438,31 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     }
     plain: dict[str, dict[str, Any]] = {}
 
-    # -- headline: plain Keras vs hwlib (DEFAULT_ENGINE), each base net -----------------------
+    # -- headline: plain Keras vs hwlib (DEFAULT_ENGINE), each base net, interleaved pairs ------
+    out["throughput_pairs"] = []
     for ds in args.datasets:
         spec = b.sizes(ds)
-        r = b.worker(f"plain-{ds}", "fit", {**spec, "kind": "plain",
-                                            "variants": [{"label": "plain Keras (model.fit on NumPy, batch 32)"}]})
-        if r:
-            plain[ds] = r["results"][0]
-            out["throughput"].append({"dataset": ds, "config": "plain", **plain[ds]})
-        r = b.worker(f"hwlib-{ds}", "fit", {**spec, "kind": "hwlib", "variants": [
-            {"label": "hwlib fit, DEFAULT_ENGINE", "engine": asdict(DEFAULT_ENGINE)}]})
-        if r:
-            out["throughput"].append({"dataset": ds, "config": "hwlib", **r["results"][0]})
+        sides = {"plain": {**spec, "kind": "plain",
+                           "variants": [{"label": "plain Keras (model.fit on NumPy, batch 32)"}]},
+                 "hwlib": {**spec, "kind": "hwlib",
+                           "variants": [{"label": "hwlib fit, DEFAULT_ENGINE", "engine": asdict(DEFAULT_ENGINE)}]}}
+        pairs, load = [], [list(os.getloadavg())]
+        for i in range(args.pairs):
+            order = ("plain", "hwlib") if i % 2 == 0 else ("hwlib", "plain")
+            got = {}
+            for side in order:
+                r = b.worker(f"{side}-{ds}-{i + 1}", "fit", sides[side])
+                got[side] = r["results"][0] if r else None
+            load.append(list(os.getloadavg()))
+            if got["plain"] and got["hwlib"]:
+                pairs.append((got["plain"]["images_per_s"], got["hwlib"]["images_per_s"]))
+                if i == 0:
+                    plain[ds] = got["plain"]
+                    out["throughput"] += [{"dataset": ds, "config": side, **got[side]} for side in ("plain", "hwlib")]
+        out["throughput_pairs"].append({"dataset": ds, "loadavg": load,
+                                        "pairs": [{"plain_images_per_s": p, "hwlib_images_per_s": h}
+                                                  for p, h in pairs],
+                                        **pair_ratios(pairs)})
 
     # -- levers, one at a time ----------------------------------------------------------------
     for ds in args.lever_datasets:
@@ -549,11 +571,14 @@ STUDY_SIZES = {"mnist": {"epochs": 2, "n_train": 12000, "n_test": 2000},
 
 
 def pair_ratios(pairs: list[tuple[float, float]]) -> dict[str, Any]:
-    """Ratios ``plain / hwlib`` of interleaved (hwlib, plain) wall times: their median,
-    min and max (each pair ran back to back, so contention hits both sides alike)."""
+    """For interleaved pairs ``(a, b)`` the ratios ``b / a``, their median, min and max: each
+    pair ran back to back, so contention hits both sides alike. A speed-up of hwlib is
+    (hwlib seconds, plain seconds) or (plain images/s, hwlib images/s)."""
     import statistics
 
-    ratios = [plain / ours for ours, plain in pairs]
+    if not pairs:
+        return {"ratios": [], "median": None, "min": None, "max": None}
+    ratios = [b / a for a, b in pairs]
     return {"ratios": [round(r, 3) for r in ratios], "median": round(statistics.median(ratios), 3),
             "min": round(min(ratios), 3), "max": round(max(ratios), 3)}
 
@@ -564,8 +589,10 @@ def bench_study(b: Bench, args: argparse.Namespace, dataset: str) -> dict[str, A
     ``--study-pairs`` interleaved pairs ABBA... (the order alternates so a drift in the
     machine's load favours neither side); the speed-up is the median of the pairs' B/A."""
     spec = {"dataset": dataset, **STUDY_SIZES[dataset]}
+    if args.n_train is not None:  # a smoke run on small data
+        spec.update(n_train=args.n_train, n_test=b.sizes(dataset)["n_test"])
     if args.quick:
-        spec.update(epochs=1, n_train=1000, n_test=500)
+        spec.update(epochs=1)
     pairs, load = [], [list(os.getloadavg())]
     for i in range(args.study_pairs):
         order = ("hwlib", "plain") if i % 2 == 0 else ("plain", "hwlib")
@@ -630,6 +657,10 @@ def print_tables(out: dict[str, Any]) -> None:
     for r in out["throughput"]:
         print(f"{r['dataset']:<8} {r['label']:<58} {r['images_per_s']:>7.0f} {r['best_images_per_s']:>7.0f} "
               f"{_fmt(r['ratio_vs_plain'], '.2f'):>8} {'':>7} {100 * r['final_test_accuracy']:>8.2f}%")
+    for tp in out.get("throughput_pairs", []):
+        print(f"  {tp['dataset']}: hwlib / plain img/s over {len(tp['pairs'])} interleaved pairs: median "
+              f"x{tp['median']:.2f} (min {tp['min']:.2f}, max {tp['max']:.2f}); load "
+              f"{tp['loadavg'][0][0]:.2f}-{tp['loadavg'][-1][0]:.2f}")
     print("\nSpeed levers, one at a time (x base: against plain Keras, or against hwlib fit with the "
           "PLAIN_KERAS engine for engine levers)")
     print(head)
@@ -700,6 +731,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--study-datasets", default="mnist,cifar10",
                    help="sweeps timed as a study, hwlib vs plain Keras (default mnist,cifar10; '' for none)")
     p.add_argument("--study-pairs", type=int, default=3, help="interleaved hwlib/plain pairs per study (default 3)")
+    p.add_argument("--pairs", type=int, default=3,
+                   help="interleaved plain/hwlib pairs of the per-epoch throughput (default 3)")
     p.add_argument("--book", action="store_true", help="also time hwlib report + jupyter-book build (minutes)")
     p.add_argument("--keep-book", action="store_true", help="keep the temporary book copy of --book")
     p.add_argument("--store", help="the warm store for --book (default $HWLIB_STORE or results/)")

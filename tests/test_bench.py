@@ -24,7 +24,7 @@ def test_bench_smoke_run_writes_results(tiny_dir, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--n-train", "150", "--n-test", "50", "--epochs", "1",
          "--datasets", "mnist", "--sweep-n-train", "100", "--determinism-n-train", "100",
-         "--study-datasets", "mnist", "--study-pairs", "2", "--out", str(out)],
+         "--study-datasets", "mnist", "--study-pairs", "2", "--pairs", "2", "--out", str(out)],
         env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Throughput: hwlib vs plain Keras" in proc.stdout and "RSS after each run" in proc.stdout
@@ -33,6 +33,10 @@ def test_bench_smoke_run_writes_results(tiny_dir, tmp_path):
     assert {"machine", "settings", "throughput", "levers", "equivalence", "sweep_rss", "parts"} <= set(r)
     assert r["machine"]["cores"] >= 1 and r["machine"]["cpu"] and r["machine"]["tensorflow"]
     assert [t["config"] for t in r["throughput"]] == ["plain", "hwlib"]
+    pairs = r["throughput_pairs"][0]  # plain/hwlib, then hwlib/plain: the order alternates
+    assert len(pairs["pairs"]) == 2 and pairs["median"] > 0
+    assert [p["part"] for p in r["parts"] if p["part"].startswith(("plain-", "hwlib-"))] == [
+        "plain-mnist-1", "hwlib-mnist-1", "hwlib-mnist-2", "plain-mnist-2"]
     for row in r["throughput"] + r["levers"]:
         assert row["images_per_s"] > 0 and row["ratio_vs_plain"] > 0 and len(row["epoch_seconds"]) == 2
     levers = {row["lever"] for row in r["levers"]}
@@ -58,6 +62,7 @@ def test_pair_ratios_are_plain_over_hwlib():
 
     r = bench.pair_ratios([(10.0, 20.0), (10.0, 30.0), (20.0, 20.0)])
     assert r == {"ratios": [2.0, 3.0, 1.0], "median": 2.0, "min": 1.0, "max": 3.0}
+    assert bench.pair_ratios([])["median"] is None
 
 
 def test_show_prints_the_committed_results():
