@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from hwlib import __version__
 from hwlib.book import CHAPTERS
+from hwlib.config import DATASET_SHAPES
 from hwlib.errors import HwlibError
 from hwlib.experiments import DEFAULT_VARIANT, PROFILES, SWEEPS, VARIANT_HELP
 
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = data_sub.add_parser(
         "check", help="find MNIST and CIFAR-10 and print where, split sizes, class counts, pixel stats")
     check.add_argument("--data-dir", metavar="PATH", help="folder holding the datasets")
-    check.add_argument("--dataset", choices=("mnist", "cifar10"), action="append",
+    check.add_argument("--dataset", choices=tuple(DATASET_SHAPES), action="append",
                        help="check only this dataset (repeatable; default: both)")
 
     lst = sub.add_parser("list", help="list every experiment of the homework with its key, under each variant")
