@@ -13,13 +13,13 @@ from hwlib.settings import Settings
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"profile": "huge"}, "profile must be one of 'full', 'quick', got 'huge'"),
+    ({"profile": "huge"}, "profile must be one of 'auto', 'full', 'quick', got 'huge'"),
     ({"epochs": "ten"}, "epochs must be a whole number >= 1, or None .*got 'ten'"),
     ({"epochs": 0}, "epochs must be a whole number >= 1"),
     ({"n_train": 2.5}, "n_train must be a whole number"),
     ({"seed": -1}, "seed must be a whole number >= 0"),
     ({"train": "yes"}, "train must be True or False, got 'yes'"),
-    ({"data_dir": 3}, "data_dir must be a folder path"),
+    ({"data_dir": 3}, "data_dir must be text"),
     ({"n_train": 5}, "n_train must be at least 10"),
     ({"colour": 1}, r"Unknown parameter\(s\) colour"),
 ])
@@ -174,3 +174,16 @@ def test_executed_chapters_drop_only_tensorflow_log_lines():
     assert kept["text"] == "UserWarning: x\n"
     stdout = {"output_type": "stream", "name": "stdout", "text": tf_lines}
     assert _without_tf_log(stdout) is stdout
+
+
+def test_auto_profile_is_quick_on_binder_and_colab_and_full_elsewhere(monkeypatch):
+    for name in ("BINDER_SERVICE_HOST", "BINDER_LAUNCH_HOST", "COLAB_RELEASE_TAG"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings.from_params().profile == "full" and Settings.from_params(profile="quick").profile == "quick"
+    monkeypatch.setenv("BINDER_SERVICE_HOST", "10.0.0.1")
+    assert Settings.from_params().profile == "quick" and Settings.from_params(profile="full").profile == "full"
+    monkeypatch.delenv("BINDER_SERVICE_HOST")
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab")
+    assert Settings.from_params().profile == "quick"
+    with pytest.raises(ConfigError, match="repository must be text"):
+        Settings.from_params(repository=3)

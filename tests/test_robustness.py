@@ -297,7 +297,7 @@ CASES = {
                                     "report", "-p", "epoch", "2"),
     "api-zero-epochs": api(ConfigError, r"^epochs must be at least 1, got 0\.$", api_run_zero_epochs),
     "api-dataset-a-mapping": api(ConfigError, r"^Unknown dataset \{'name': 'mnist'\}", api_from_dict_unknown_dataset),
-    "api-settings-profile": api(ConfigError, r"^profile must be one of 'full', 'quick', got 'huge'\.$",
+    "api-settings-profile": api(ConfigError, r"^profile must be one of 'auto', 'full', 'quick', got 'huge'\.$",
                                 api_settings(profile="huge")),
     # -- data -------------------------------------------------------------------------------
     "offline-no-data": cli(
@@ -430,7 +430,7 @@ def test_console_script_prints_one_line_and_no_traceback(tiny_dir, tmp_path, arg
 # ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("params, message", [
     ({"epochs": "ten"}, "epochs must be a whole number >= 1, or None for the profile's value; got 'ten'."),
-    ({"profile": "huge"}, "profile must be one of 'full', 'quick', got 'huge'."),
+    ({"profile": "huge"}, "profile must be one of 'auto', 'full', 'quick', got 'huge'."),
     ({"train": "yes"}, "train must be True or False, got 'yes'."),
     ({"seed": 2**40}, "seed must be at most 4294967295 (2**32 - 1), got 1099511627776."),
 ], ids=["epochs-str", "profile-huge", "train-str", "seed-too-large"])

@@ -343,6 +343,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     params = {"profile": args.profile}
     if args.variant:
         params["variant"] = args.variant
+    if os.environ.get("HWLIB_REPO_URL"):  # where a chapter opened on Colab installs hwlib from
+        params["repository"] = os.environ["HWLIB_REPO_URL"]
     for name, value in args.parameter:
         try:
             params[name] = yaml.safe_load(value)

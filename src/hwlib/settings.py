@@ -27,16 +27,19 @@ EXTRA_PARAMETERS = {"reproduction": ("mnist_seeds", "cifar10_seeds", "tuned_seed
 class Settings:
     """A chapter's parameters, checked.
 
-    ``profile``: ``"full"`` (the homework's settings) or ``"quick"`` (small stratified
-    subsets, 2 epochs); ``epochs``, ``n_train``, ``n_test``, ``batch_size``: override the
+    ``profile``: ``"full"`` (the homework's settings), ``"quick"`` (small stratified
+    subsets, 2 epochs) or ``"auto"`` (quick on Binder or Colab, :func:`online_service`, full
+    elsewhere); ``epochs``, ``n_train``, ``n_test``, ``batch_size``: override the
     profile for every experiment of the chapter (``None`` keeps it); ``seed``: the
     training seed; ``variant``: the reading of the homework (``"original"`` or ``"stated"``,
     see :data:`hwlib.experiments.VARIANTS`); ``data_dir``/``store``: where the datasets and the run store are
     (``None``: the usual look-up); ``train``: train runs missing from the store (``False``
-    fails instead, for a build that must only read committed results).
+    fails instead, for a build that must only read committed results); ``repository``: the
+    book's git repository, which a chapter opened where hwlib is missing (Colab) installs
+    hwlib from (``hwlib report`` sets it from ``$HWLIB_REPO_URL``).
     """
 
-    profile: str = "full"
+    profile: str = "auto"
     epochs: int | None = None
     n_train: int | None = None
     n_test: int | None = None
@@ -46,6 +49,7 @@ class Settings:
     data_dir: str | None = None
     store: str | None = None
     train: bool = True
+    repository: str | None = None
 
     @classmethod
     def from_params(cls, **params: Any) -> Settings:
@@ -54,8 +58,10 @@ class Settings:
         if unknown:
             raise ConfigError(f"Unknown parameter(s) {', '.join(unknown)}. Parameters: {', '.join(sorted(names))}.")
         s = cls(**params)
+        if s.profile == "auto":
+            s = dataclasses.replace(s, profile="quick" if online_service() else "full")
         if s.profile not in E.PROFILES:
-            raise ConfigError(f"profile must be one of {', '.join(map(repr, E.PROFILES))}, got {s.profile!r}.")
+            raise ConfigError(f"profile must be one of 'auto', {', '.join(map(repr, E.PROFILES))}, got {s.profile!r}.")
         if not isinstance(s.variant, str):
             raise ConfigError(f"variant must be one of {', '.join(map(repr, E.VARIANTS))}, got {s.variant!r}.")
         E.check_variant(s.variant)
@@ -63,10 +69,10 @@ class Settings:
             _check_optional_int(name, getattr(s, name))
         if isinstance(s.seed, bool) or not isinstance(s.seed, int) or s.seed < 0:
             raise ConfigError(f"seed must be a whole number >= 0, got {s.seed!r}.")
-        for name in ("data_dir", "store"):
+        for name in ("data_dir", "store", "repository"):
             value = getattr(s, name)
             if value is not None and not isinstance(value, str):
-                raise ConfigError(f"{name} must be a folder path (text) or None, got {value!r}.")
+                raise ConfigError(f"{name} must be text (a folder path, or the repository URL) or None, got {value!r}.")
         if not isinstance(s.train, bool):
             raise ConfigError(f"train must be True or False, got {s.train!r}.")
         for name in E.EXPERIMENTS:  # every override must make sense for every experiment
@@ -137,3 +143,16 @@ def _check_optional_int(name: str, value: Any) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a whole number >= 1, or None for the profile's value; got {value!r}.")
+
+
+def online_service() -> str | None:
+    """"Binder" or "Colab" when this kernel runs there (a chapter then defaults to the quick
+    profile: minutes, not hours, on a borrowed machine), else None."""
+    import os
+    import sys
+
+    if os.environ.get("BINDER_SERVICE_HOST") or os.environ.get("BINDER_LAUNCH_HOST"):
+        return "Binder"
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        return "Colab"
+    return None
