@@ -351,3 +351,11 @@ def test_keeps_weights_only_where_figures_need_them_and_seed_0_of_a_study():
     assert E.keeps_weights(base.with_overrides({"seed": 3}), several_seeds=False)  # a single run, any seed
     assert not E.keeps_weights(base.with_overrides({"seed": 3}), several_seeds=True)
     assert E.keeps_weights(base, several_seeds=True)
+
+
+def test_evidence_is_a_list_of_sentences_per_claim(tmp_path):
+    rep = R.load_reported(write(tmp_path, ONE_GROUP))
+    clear = runs_for({"mnist-k5s1-same": [0.98, 0.975, 0.981], "mnist-k3s3-same": [0.90, 0.896, 0.902]})
+    text = R.evidence_markdown(R.claim_table(rep, R.Comparisons(rep, clear)))
+    assert text.startswith("- *A beats B* (Table 3; supported): mnist-k5s1-same vs mnist-k3s3-same, test accuracy")
+    assert text.endswith(": confirmed.") and text.count("\n") == 0

@@ -22,14 +22,19 @@ def glue_all(prefix: str, values: dict[str, Any]) -> None:
         glue(f"{prefix}_{name}", value, display=False)
 
 
-def glue_table(name: str, df: Any) -> None:
-    """Glue a DataFrame as Markdown, for a numbered ``{table}`` with ``{glue:md}`` inside."""
+def glue_markdown(name: str, text: str) -> None:
+    """Glue Markdown text (a list, a paragraph) for a ``{glue:md}`` block of the prose."""
     from IPython.display import Markdown
     from myst_nb import glue
 
+    glue(name, Markdown(text), display=False)
+
+
+def glue_table(name: str, df: Any) -> None:
+    """Glue a DataFrame as Markdown, for a numbered ``{table}`` with ``{glue:md}`` inside."""
     from hwlib.tables import to_markdown
 
-    glue(name, Markdown(to_markdown(df)), display=False)
+    glue_markdown(name, to_markdown(df))
 
 
 def key_numbers(runs: list[Any]) -> Any:

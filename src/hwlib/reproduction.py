@@ -586,6 +586,16 @@ def check_claim(reported: Reported, claim: Claim, comps: Comparisons) -> tuple[s
     return _claim_verdict(found), found
 
 
+def evidence_markdown(claims: Any) -> str:
+    """The comparisons behind each claim of :func:`claim_table`, as a Markdown list (one item
+    per claim, its comparisons in sentences): too long for a table cell in print."""
+    items = []
+    for _, c in claims.iterrows():
+        lines = "; ".join(part.strip() for part in c["evidence"].split(";"))
+        items.append(f"- *{c['claim']}* ({c['source']}; {c['verdict']}): {lines}.")
+    return "\n".join(items)
+
+
 def claim_table(reported: Reported, comps: Comparisons) -> Any:
     """One row per claim: source, statement, the comparisons it makes, the verdict."""
     import pandas as pd
