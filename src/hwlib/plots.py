@@ -470,8 +470,9 @@ def _interval_panel(ax: Axes, part: pd.DataFrame, possible: tuple[float, float])
                 capsize=3, label="ours: mean, 95% prediction interval")
     cut_low, cut_high = (part["pi_low"] < low).to_numpy(), (part["pi_high"] > high).to_numpy()
     for cut, edge, marker in ((cut_low, low, "<"), (cut_high, high, ">")):
-        ax.plot(np.full(cut.sum(), edge), y[cut], marker, color=ours_color, clip_on=False, markersize=7,
-                gid=CUT_MARKER)
+        if cut.any():  # (an empty unclipped line would still claim room in the layout)
+            ax.plot(np.full(cut.sum(), edge), y[cut], marker, color=ours_color, clip_on=False, markersize=7,
+                    gid=CUT_MARKER)
     ax.scatter(part["reported"], y, marker="x", s=40, color=reported_color, zorder=3, label="reported")
     ax.set_yticks(y, [f"{i} {e}" for i, e in zip(part["id"], part["experiment"])])
     ax.set_xlim(low, high)
