@@ -335,3 +335,12 @@ def test_sensitivity_figure_has_a_line_per_variant_and_the_reported_values():
     assert right.lines[-2].get_ydata()[0] == 0.1263  # the reported loss
     with pytest.raises(ValueError, match="lacks the column"):
         P.sensitivity(df.drop(columns="loss_sd"), "l2")
+
+
+def test_log_counts_show_the_tails_of_a_spike():
+    rng = np.random.default_rng(0)
+    kernel = np.concatenate([np.zeros(5000), rng.normal(0, 0.05, 200)])
+    fig = P.all_weight_histograms({"fc1": (kernel, np.zeros(3))}, log_counts=True)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "count (log scale)"
+    assert P.all_weight_histograms({"fc1": (kernel, np.zeros(3))}).axes[0].get_yscale() == "linear"

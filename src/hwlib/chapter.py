@@ -181,8 +181,8 @@ class DatasetChapter:
         return provenance.show(plots.learning_curves(self.l2_run.history), self.l2_run)
 
     def l2_weights(self) -> Any:
-        return provenance.show(plots.all_weight_histograms(analysis.layer_weights(self.l2_run.load_model())),
-                           self.l2_run)
+        weights = analysis.layer_weights(self.l2_run.load_model())
+        return provenance.show(plots.all_weight_histograms(weights, log_counts=True), self.l2_run)
 
     def tuned(self) -> Any:
         """The tuned L2 network (CIFAR-10): what changed, its findings, its curves (figure)."""

@@ -236,10 +236,12 @@ def _g(value: float) -> str:
     return f"{value:.3g}".replace("-", "\u2212")
 
 
-def _histogram(ax: Axes, values: np.ndarray, title: str, color: ColorType, span: str) -> int:
+def _histogram(ax: Axes, values: np.ndarray, title: str, color: ColorType, span: str,
+               log_counts: bool = False) -> int:
     """A histogram of ``values`` over :func:`histogram_range` (``span``), titled with
     ``title`` and their n, mean and std (of all values); values outside the range are
-    left out and counted in the title. Returns how many were left out."""
+    left out and counted in the title; ``log_counts``: counts on a log scale (a spike at 0
+    no longer hides the rest). Returns how many were left out."""
     values = np.asarray(values, dtype=np.float64).ravel()
     low, high = histogram_range(values, span)
     inside = values[(values >= low) & (values <= high)]
@@ -253,8 +255,12 @@ def _histogram(ax: Axes, values: np.ndarray, title: str, color: ColorType, span:
     note = f"\n{clipped:,} outside [{_g(low)}, {_g(high)}]" if clipped else ""
     ax.set_title(f"{title} (n = {values.size:,})\nmean = {_g(values.mean())}, std = {_g(values.std())}{note}",
                  fontsize=SMALLEST_FONT)
-    ax.set_ylabel("count")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if log_counts:
+        ax.set_yscale("log")
+        ax.set_ylabel("count (log scale)")
+    else:
+        ax.set_ylabel("count")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     return clipped
 
@@ -275,14 +281,16 @@ def weight_histograms(kernel: np.ndarray, bias: np.ndarray, layer: str, span: st
     return fig
 
 
-def all_weight_histograms(weights: dict[str, tuple[np.ndarray, np.ndarray]], span: str = "robust") -> Figure:
+def all_weight_histograms(weights: dict[str, tuple[np.ndarray, np.ndarray]], span: str = "robust",
+                          log_counts: bool = False) -> Figure:
     """One histogram of the weights (kernel) of each layer, on a grid titled by layer;
-    ``span`` as in :func:`weight_histograms`."""
+    ``span`` as in :func:`weight_histograms`; ``log_counts`` as in :func:`_histogram` (for
+    L2-regularized weights, most of which sit at 0)."""
     if not weights:
         raise ValueError("No layers given: weights must map at least one layer name to (kernel, bias).")
     fig = _figure(WIDTH, 2.6 * _rows(len(weights), HIST_COLUMNS))
     for ax, (layer, (kernel, _bias)) in zip(_grid(fig, len(weights), HIST_COLUMNS), weights.items()):
-        _histogram(ax, kernel, layer, COLORS["train"], span)
+        _histogram(ax, kernel, layer, COLORS["train"], span, log_counts)
         ax.set_xlabel("weight")
     return fig
 
