@@ -52,7 +52,9 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results.json"
 DEFAULT_JAX_SITE = ROOT / ".venv" / "jax-site"  # jax installed apart: it must not touch the venv's pins
 BASE_NETS = {"mnist": "mnist-base", "cifar10": "cifar10-base"}
 FULL_SIZES = {"mnist": (60000, 10000), "cifar10": (50000, 10000)}
-SPE_SETTINGS = (1, 10, 50, 200)
+SPE_SETTINGS = (1, 10, 50, 200, "epoch")  # "epoch": one execution per epoch (all its steps)
+README = ROOT / "benchmarks" / "README.md"
+TABLE_START, TABLE_END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 
 
 # =======================================================================================
@@ -173,9 +175,14 @@ def worker_fit(spec: dict[str, Any]) -> dict[str, Any]:
         elif kind == "jax":
             model, history, seconds = _plain_keras(exp, data, variant["steps_per_execution"], jit_compile=True)
         elif kind == "hwlib":
+            import math
+
             from hwlib.train import Engine
 
-            model, history, seconds = _hwlib_fit(exp, data, Engine(**variant["engine"]))
+            engine = dict(variant["engine"])
+            if variant.get("setting") == "epoch":  # steps_per_execution = the epoch's steps
+                engine["steps_per_execution"] = math.ceil(len(data.y_train) / exp.train.batch_size)
+            model, history, seconds = _hwlib_fit(exp, data, Engine(**engine))
         else:
             raise SystemExit(f"unknown worker kind {kind!r}")
         results.append({**variant, **_summary(variant["label"], seconds, len(data.y_train), history, model,
@@ -390,7 +397,7 @@ def lever_variants(quick: bool) -> list[dict[str, Any]]:
     """hwlib.fit variants: PLAIN_KERAS with one setting changed (op determinism is on in all)."""
     spe = (1, 50) if quick else SPE_SETTINGS
     out = [{"lever": "steps_per_execution", "setting": str(k), "label": f"hwlib fit, steps_per_execution={k}",
-            "engine": engine_dict(steps_per_execution=k)} for k in spe]
+            "engine": engine_dict(steps_per_execution=1 if k == "epoch" else k)} for k in spe]
     out.append({"lever": "pipeline", "setting": "tfdata", "label": "hwlib fit, tf.data feeding",
                 "engine": engine_dict(pipeline="tfdata")})
     out.append({"lever": "eval_batch_size", "setting": "1000", "label": "hwlib fit, eval batch 1000",
@@ -703,6 +710,47 @@ def print_tables(out: dict[str, Any]) -> None:
     print("\nPeak RSS per part (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
 
 
+def readme_table(out: dict[str, Any]) -> str:
+    """The one results table of benchmarks/README.md, rendered from a results.json: the
+    headline ratios (interleaved pairs) against the issue's targets, then every lever."""
+    m = out["machine"]
+    lines = [f"Measured {m['started'][:10]} on {m['cores']} cores ({m['cpu']}), TensorFlow {m['tensorflow']}, "
+             f"Keras {m['keras']}; load average {m['loadavg_start'][0]:.2f} at the start, "
+             f"{m.get('loadavg_end', [float('nan')])[0]:.2f} at the end. Ratios: the median over interleaved "
+             "A/B pairs (min–max); > 1 means hwlib is faster.", "",
+             "| measurement | hwlib | plain Keras | ratio (min–max) | target |", "| --- | --- | --- | --- | --- |"]
+    targets = {"throughput": 1.6, "study": {"mnist": 2.5, "cifar10": 2.0}}
+    for tp in out.get("throughput_pairs", []):
+        if not tp["pairs"]:
+            continue
+        h = statistics.median(p["hwlib_images_per_s"] for p in tp["pairs"])
+        pl = statistics.median(p["plain_images_per_s"] for p in tp["pairs"])
+        lines.append(f"| per epoch, {tp['dataset']} base net ({len(tp['pairs'])} pairs) | {h:.0f} img/s | "
+                     f"{pl:.0f} img/s | ×{tp['median']:.2f} ({tp['min']:.2f}–{tp['max']:.2f}) | "
+                     f"≥ {targets['throughput']} |")
+    for st in out.get("study") or []:
+        s = st["settings"]
+        h = statistics.median(p["hwlib_s"] for p in st["pairs"])
+        pl = statistics.median(p["plain_s"] for p in st["pairs"])
+        lines.append(f"| study: {st['dataset']} sweep, {st['runs']} runs × {s['epochs']} epoch(s) on {s['n_train']} "
+                     f"images ({len(st['pairs'])} pairs) | {h:.0f} s | {pl:.0f} s | ×{st['median']:.2f} "
+                     f"({st['min']:.2f}–{st['max']:.2f}) | ≥ {targets['study'].get(st['dataset'], '-')} |")
+    lines += ["", "| lever (one at a time, one process) | img/s | × its base | × plain Keras | same history |",
+              "| --- | --- | --- | --- | --- |"]
+    for r in out.get("levers", []):
+        same = {True: "yes", False: "no"}.get(r.get("train_history_identical"), "–")
+        lines.append(f"| {r['dataset']}: {r['label']} | {r['images_per_s']:.0f} | "
+                     f"{_fmt(r.get('ratio_vs_base'), '.2f')} | {_fmt(r.get('ratio_vs_plain'), '.2f')} | {same} |")
+    return "\n".join(lines)
+
+
+def write_readme_table(out: dict[str, Any], path: Path = README) -> None:
+    """Replace the table between the README's markers with :func:`readme_table`."""
+    text = path.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    path.write_text(text[:start] + "\n" + readme_table(out) + "\n" + text[end:])
+
+
 # =======================================================================================
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -772,6 +820,9 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"\nwrote {args.out}")
+    if Path(args.out).resolve() == DEFAULT_OUT.resolve():  # the committed results: keep the README's table in step
+        write_readme_table(out)
+        print(f"wrote the table of {README.relative_to(ROOT)}")
     failed = [p["part"] for p in out["parts"] if p["exit_code"] != 0]
     if failed:
         print(f"failed parts: {', '.join(failed)} (logs in {out['logs']})", file=sys.stderr)

@@ -72,3 +72,37 @@ def test_show_prints_the_committed_results():
     machine = json.loads((BENCH.parent / "results.json").read_text())["machine"]
     assert f"machine: {machine['cores']} cores, {machine['cpu']}" in proc.stdout
     assert "Throughput: hwlib vs plain Keras" in proc.stdout
+
+
+def test_readme_table_is_rendered_from_the_committed_results():
+    """benchmarks/README.md's table is exactly what bench.py renders from results.json."""
+    sys.path.insert(0, str(BENCH.parent))
+    import bench
+
+    results = json.loads((BENCH.parent / "results.json").read_text())
+    text = bench.README.read_text()
+    table = text[text.index(bench.TABLE_START) + len(bench.TABLE_START):text.index(bench.TABLE_END)]
+    assert table.strip() == bench.readme_table(results).strip(), "rerun `make bench` (or bench.write_readme_table)"
+
+
+def test_readme_table_shows_ratios_against_targets(tmp_path):
+    sys.path.insert(0, str(BENCH.parent))
+    import bench
+
+    out = {"machine": {"started": "2026-11-28T08:00:00", "cores": 2, "cpu": "X", "tensorflow": "2.21.0",
+                       "keras": "3.15.1", "loadavg_start": [1.0], "loadavg_end": [2.0]},
+           "throughput_pairs": [{"dataset": "mnist", "pairs": [{"plain_images_per_s": 100, "hwlib_images_per_s": 180}],
+                                 "median": 1.8, "min": 1.8, "max": 1.8}],
+           "study": [{"dataset": "cifar10", "runs": 4, "settings": {"epochs": 1, "n_train": 10000},
+                      "pairs": [{"hwlib_s": 50, "plain_s": 100}], "median": 2.0, "min": 2.0, "max": 2.0}],
+           "levers": [{"dataset": "mnist", "label": "hwlib fit, jit_compile=True", "images_per_s": 900.4,
+                       "ratio_vs_base": 1.01, "ratio_vs_plain": 1.2, "train_history_identical": True}]}
+    table = bench.readme_table(out)
+    assert "| per epoch, mnist base net (1 pairs) | 180 img/s | 100 img/s | ×1.80 (1.80–1.80) | ≥ 1.6 |" in table
+    assert "| study: cifar10 sweep, 4 runs × 1 epoch(s) on 10000 images (1 pairs) | 50 s | 100 s | ×2.00" in table
+    assert "| mnist: hwlib fit, jit_compile=True | 900 | 1.01 | 1.20 | yes |" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"head\n{bench.TABLE_START}\nold\n{bench.TABLE_END}\ntail\n")
+    bench.write_readme_table(out, readme)
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("head\n") and text.endswith("tail\n") and "×2.00" in text

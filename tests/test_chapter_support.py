@@ -35,6 +35,10 @@ def test_chapter_extras_are_checked_and_go_to_their_chapter_only():
     assert check_parameters(params).profile == "quick"
     assert chapter_parameters("mnist", params) == {"profile": "quick"}
     assert chapter_parameters("reproduction", params) == params
+    # The Gaps chapter shares the seed counts, has its own sensitivity_seeds, and no variant.
+    both = params | {"variant": "stated", "sensitivity_seeds": 2, "tuned_seeds": 3}
+    assert chapter_parameters("gaps", both) == {k: v for k, v in both.items() if k != "variant"}
+    assert "sensitivity_seeds" not in chapter_parameters("reproduction", both)
     with pytest.raises(ConfigError, match="cifar10_seeds must be a whole number >= 2"):
         check_parameters({"cifar10_seeds": 1})
     with pytest.raises(ConfigError, match="Unknown parameter"):
@@ -187,3 +191,19 @@ def test_auto_profile_is_quick_on_binder_and_colab_and_full_elsewhere(monkeypatc
     assert Settings.from_params().profile == "quick"
     with pytest.raises(ConfigError, match="repository must be text"):
         Settings.from_params(repository=3)
+
+
+def test_feature_map_prose_uses_the_real_prediction_without_the_examples_block(tiny_env, monkeypatch):
+    """features() alone (no predictions() before it) still names what the network predicts."""
+    from hwlib import chapter as C
+
+    glued = {}
+    monkeypatch.setattr(C.glue, "glue_all", lambda prefix, values: glued.update(
+        {f"{prefix}_{k}": v for k, v in values.items()}))
+    settings = Settings.from_params(profile="quick", epochs=1, n_train=100, n_test=50)
+    ch = C.DatasetChapter("mnist", settings)
+    ch.features()
+    idx = C.FEATURE_IMAGE
+    predicted = ch.data.class_names[int(ch.proba[idx].argmax())]
+    assert glued["mnist_fmap_predicted"] == predicted
+    assert glued["mnist_fmap_label"] == ch.data.class_names[int(ch.data.y_test[idx])]

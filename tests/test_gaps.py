@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pandas as pd
@@ -102,12 +103,143 @@ def test_closing_table_explains_each_number_once():
          "original verdict": "not reproduced", "stated verdict": "not reproduced"},
         {"id": "C", "source": "T3", "metric": "accuracy", "reported": 67.9,
          "original verdict": "inconclusive", "stated verdict": "rank only"},
+        {"id": "E", "source": "T5", "metric": "accuracy", "reported": 50.0,
+         "original verdict": "not reproduced", "stated verdict": "rank only"},
         {"id": "D", "source": "T4", "metric": "accuracy", "reported": 60.0,
          "original verdict": "rank only", "stated verdict": "reproduced"},
         {"id": "A", "source": "T1", "metric": "loss", "reported": 0.1,
          "original verdict": "reproduced", "stated verdict": "reproduced"}])
     closing = gaps.closing_table(side, {"B": gaps.CAUSES["H3"]})
-    assert list(closing["explanation"]) == ["reproduced under original", gaps.CAUSES["H3"], "unexplained",
-                                            "reproduced under stated"]
-    assert gaps.explained_counts(closing) == {"n": 4, "reproduced_original": 1, "reproduced_stated_only": 1,
-                                              "caused": 1, "unexplained": 1}
+    assert list(closing["explanation"]) == ["reproduced under original", gaps.CAUSES["H3"], gaps.INCONCLUSIVE,
+                                            "unexplained", "reproduced under stated"]
+    assert gaps.explained_counts(closing) == {"n": 5, "reproduced_original": 1, "reproduced_stated_only": 1,
+                                              "caused": 1, "inconclusive": 1, "unexplained": 1}
+    loss = gaps.closing_table(side, {}, "loss")
+    both = gaps.format_closing(closing, loss.reindex([0] * 5).assign(result=list(closing["result"])))
+    assert list(both.columns) == ["result", "accuracy (%)", "what explains it", "loss", "what explains the loss"]
+    assert both.iloc[0]["accuracy (%)"] == "98.40" and both.iloc[1]["what explains it"] == gaps.CAUSES["H3"]
+
+
+def _assignment(configs, best, rank):
+    return gaps.Assignment(tuple(configs), 10.0, rank, tuple(best), 1.0, rank / 24, 24)
+
+
+def test_swap_outcome_rule():
+    printed = ("k3s1", "k3s2", "k5s2", "k5s1")
+    swapped = ("k3s1", "k5s1", "k5s2", "k3s2")
+    other = ("k3s2", "k3s1", "k5s2", "k5s1")
+    assert gaps.swap_outcome({"original": _assignment(printed, swapped, 5),
+                              "stated": _assignment(printed, swapped, 3)}, (2, 4)) == "supported"
+    assert gaps.swap_outcome({"original": _assignment(printed, printed, 1),
+                              "stated": _assignment(printed, printed, 1)}, (2, 4)) == "refuted"
+    assert gaps.swap_outcome({"original": _assignment(printed, swapped, 5),
+                              "stated": _assignment(printed, other, 2)}, (2, 4)) == "open"
+
+
+def test_table_rows_and_moved_verdicts_from_runs():
+    reported = gaps.R.load_reported()
+    rows = reported.group("Table 6")
+    # Our runs: each configuration's seeds spread around a chosen mean.
+    means = {"cifar10-k3s1-same": (0.694, 1.42), "cifar10-k3s2-same": (0.605, 1.13),
+             "cifar10-k5s2-same": (0.628, 1.11), "cifar10-k5s1-same": (0.666, 1.55)}
+    runs = {}
+    for name, (acc, loss) in means.items():
+        runs[name] = []
+        for seed, d in enumerate((-0.004, 0.0, 0.004)):
+            r = fake(name, seed, acc + d)
+            r.metrics["test_loss"] = loss + 10 * d
+            runs[name].append(r)
+    printed, ours = gaps.table_rows(reported, "Table 6", runs)
+    assert [p[0] for p in printed] == [r.experiment for r in rows]
+    assert ours["cifar10-k3s2-same"][0] == pytest.approx(60.5) and ours["cifar10-k3s2-same"][1] == pytest.approx(0.4)
+    a = gaps.label_assignment(printed, ours)
+    # The report's rows 2 and 4 fit each other's configuration best.
+    assert a.moved == [(2, "cifar10-k3s2-same", "cifar10-k5s1-same"), (4, "cifar10-k5s1-same", "cifar10-k3s2-same")]
+    moved = gaps.moved_verdicts(reported, "Table 6", runs, a)
+    assert [m["id"] for m in moved] == ["T6.2", "T6.4"]
+    # Row 2 (69.08 %) against our k5s1 interval: 66.6 ± t(2)·0.4·sqrt(4/3) = 66.6 ± 1.99 -> outside.
+    assert moved[0]["accuracy"]["high"] == pytest.approx(66.6 + 4.302653 * 0.4 * (4 / 3) ** 0.5, abs=1e-4)
+    assert moved[0]["accuracy"]["verdict"] == "not reproduced"
+    text = gaps.moved_markdown({"original": moved, "stated": []})
+    assert "row 2 (T6.2, printed as 3×3 s2) read as 5×5 s1" in text and "moves no row" in text
+    table = gaps.assignment_table({"original": a})
+    assert table.iloc[0]["printed: rank"] == f"{a.printed_rank} of 24"
+    assert "row 2: 3×3 s2 → 5×5 s1" in table.iloc[0]["best assignment moves"]
+
+
+def test_collapse_bound_and_instability_rule():
+    # R: binom.test(0, 10)$conf.int[2] = 0.3084971; binom.test(2, 10)$conf.int[2] = 0.5560955
+    assert gaps.collapse_bound(0, 10) == pytest.approx(0.3084971, abs=1e-6)
+    assert gaps.collapse_bound(2, 10) == pytest.approx(0.5560955, abs=1e-6)
+    assert gaps.instability_outcome({"original": {"collapsed": 0}, "stated": {"collapsed": 1}}) == "supported"
+    assert gaps.instability_outcome({"original": {"collapsed": 0}, "stated": {"collapsed": 0}}) == "refuted"
+
+
+def test_above_outcome_table_and_lag():
+    assert gaps.above_outcome([(0, 10, 10), (1, 10, 10)]) == "supported"
+    assert gaps.above_outcome([(0, 10, 10), (1, 8, 10)]) == "open"
+    assert gaps.above_outcome([(0, 9, 10), (1, 8, 10)]) == "refuted"
+    table = gaps.above_table({("original", "mnist-l2"): [(0, 8, 10), (1, 10, 10)]})
+    assert table.to_dict("records") == [{"variant": "original", "network": "mnist-l2",
+                                         "seed 0": "8 / 10", "seed 1": "10 / 10"}]
+    h = pd.DataFrame({"accuracy": [0.90, 0.94, 0.96], "test_accuracy": [0.95, 0.95, 0.97]})
+    lag = gaps.lag([fake("mnist-l2", 0, 0.97, history=h)])
+    assert lag["rise"] == pytest.approx(3.0)  # (4 + 2) / 2 points
+    assert lag["beats_next"] == pytest.approx(0.5)  # 0.95 > 0.94, 0.95 < 0.96
+    assert math.isnan(gaps.lag([fake("mnist-l2", 0, 0.9, history=h.iloc[:1])])["rise"])
+
+
+def test_variant_table_and_side_by_side_format():
+    table = gaps.variant_table()
+    assert list(table.columns) == ["dataset", "setting", "original", "stated"]
+    assert table.to_dict("records") == [
+        {"dataset": "MNIST", "setting": "input pixels", "original": "raw (0–255)", "stated": "divided by 255 (0–1)"},
+        {"dataset": "CIFAR-10", "setting": "batch size", "original": "64", "stated": "32"}]
+    side = pd.DataFrame([{"id": "S1.4", "experiment": "mnist-l2", "metric": "accuracy", "reported": 98.44,
+                          "original mean": 98.17, "original sd": 0.39, "original verdict": "reproduced",
+                          "original distance_sd": 0.69, "stated mean": 96.39, "stated sd": 1.03,
+                          "stated verdict": "not reproduced", "stated distance_sd": 1.99}])
+    out = gaps.format_side_by_side(side, "accuracy")
+    assert out.iloc[0].to_dict() == {"result": "S1.4", "configuration": "mnist-l2", "reported": "98.44",
+                                     "original: mean ± sd": "98.17 ± 0.39", "original: verdict (sd)": "reproduced (+0.7)",
+                                     "stated: mean ± sd": "96.39 ± 1.03", "stated: verdict (sd)": "not reproduced (+2.0)"}
+
+
+def test_nearest_value_of_a_setting():
+    df = pd.DataFrame({"variant": ["stated"] * 3 + ["original"], "l2": [1e-4, 1e-3, 1e-2, 1e-2],
+                       "accuracy_mean": [98.9, 98.5, 96.4, 98.2]})
+    assert gaps.nearest(df, "l2", "stated", 98.2) == 1e-3
+
+
+def test_settings_for_variant_checks_the_name():
+    from hwlib.errors import ConfigError
+    from hwlib.settings import Settings
+
+    s = Settings.from_params(profile="full")
+    assert s.for_variant("stated").experiment("mnist-base").train.input_scale == "unit"
+    assert s.for_variant("original").experiment("mnist-base").train.input_scale == "raw"
+    with pytest.raises(ConfigError, match="Unknown variant 'orginal'"):
+        s.for_variant("orginal")
+
+
+def test_offsets_and_phrases():
+    side = pd.DataFrame([
+        {"id": "T3.1", "metric": "accuracy", "reported": 98.14, "stated mean": 98.86},
+        {"id": "T3.2", "metric": "accuracy", "reported": 97.54, "stated mean": 98.60},
+        {"id": "T3.1", "metric": "loss", "reported": 0.0855, "stated mean": 0.0388},
+        {"id": "T3.2", "metric": "loss", "reported": 0.0808, "stated mean": 0.0465}])
+    off = gaps.offsets(side, ["T3.1", "T3.2"], "stated")
+    assert off["points"] == pytest.approx(-0.89) and off["abs_points"] == pytest.approx(0.89)
+    assert off["direction"] == "lower"
+    assert off["loss_ratio"] == pytest.approx((0.0855 / 0.0388 + 0.0808 / 0.0465) / 2)
+    assert gaps.penalty_phrase(0.003, 0.01) == "raw pixels act like a weaker penalty"
+    assert gaps.penalty_phrase(0.03, 0.01) == "raw pixels act like a stronger penalty"
+    assert gaps.penalty_phrase(0.01, 0.01) == "raw pixels act like the same penalty"
+    assert "not the whole explanation" in gaps.lag_phrase(97.8, 98.0)
+    assert "comes from the running mean" in gaps.lag_phrase(98.2, 98.0)
+
+
+def test_per_variant_sentence():
+    assert gaps.per_variant({"original": "x holds", "stated": "x holds"}) == "Under both variants, x holds."
+    assert gaps.per_variant({"original": "x holds", "stated": "y holds"}) == \
+        "Under original, x holds; under stated, y holds."

@@ -275,6 +275,12 @@ def test_intervals_inside_the_axis_have_no_marker():
         P.reproduction_intervals(accuracy_results({}), metric="f1")
 
 
+def sensitivity_table() -> pd.DataFrame:
+    return pd.DataFrame({"variant": ["stated"] * 3 + ["original"] * 3, "l2": [1e-4, 1e-2, 1e-1] * 2,
+                         "accuracy_mean": [98.9, 96.4, 90.0, 98.9, 98.4, 97.0], "accuracy_sd": [0.1] * 6,
+                         "loss_mean": [0.04, 0.35, 0.9, 0.04, 0.13, 0.3], "loss_sd": [0.01] * 6})
+
+
 def every_figure_kind() -> dict[str, Figure]:
     names = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
     layers = {n: (RNG.normal(0, 0.05, 3000), np.zeros(8)) for n in ("conv1", "conv2", "conv3", "fc1", "fc2", "output")}
@@ -287,6 +293,10 @@ def every_figure_kind() -> dict[str, Figure]:
         "64 feature maps": P.feature_maps(RNG.random((4, 4, 64)), "conv3"),
         "4 feature maps": P.feature_maps(RNG.random((28, 28, 4)), "conv1"),
         "intervals": P.reproduction_intervals(accuracy_results({1: (-24.86, 102.73)})),
+        "sensitivity": P.sensitivity(sensitivity_table(), "l2", reported=(98.44, 0.1263), marked=0.01),
+        "seed values": P.seed_values(pd.DataFrame({"variant": ["original"] * 5 + ["stated"] * 5, "seed": list(range(5)) * 2,
+                                                   "accuracy": [65.1, 67.9, 61.2, 66.0, 64.3, 10.0, 66.1, 67.0, 64.2, 63.9]}),
+                                     reported=67.95, chance=10.0),
     }
 
 
@@ -324,17 +334,41 @@ def test_figures_save_as_png(tmp_path):
 
 
 def test_sensitivity_figure_has_a_line_per_variant_and_the_reported_values():
-    df = pd.DataFrame({"variant": ["stated"] * 3 + ["original"] * 3, "l2": [1e-4, 1e-2, 1e-1] * 2,
-                       "accuracy_mean": [98.9, 96.4, 90.0, 98.9, 98.4, 97.0], "accuracy_sd": [0.1] * 6,
-                       "loss_mean": [0.04, 0.35, 0.9, 0.04, 0.13, 0.3], "loss_sd": [0.01] * 6})
+    df = sensitivity_table()
     fig = P.sensitivity(df, "l2", reported=(98.44, 0.1263), marked=0.01)
     left, right = fig.axes
     assert left.get_xscale() == "log" and left.get_ylabel() == "test accuracy (%)"
     labels = left.get_legend_handles_labels()[1]
     assert sorted(labels) == ["original", "stated", "the homework"]
     assert right.lines[-2].get_ydata()[0] == 0.1263  # the reported loss
+    assert [t.get_text() for t in left.get_xticklabels()] == ["0.0001", "0.01", "0.1"]  # the values tried
     with pytest.raises(ValueError, match="lacks the column"):
         P.sensitivity(df.drop(columns="loss_sd"), "l2")
+
+
+def test_sensitivity_error_on_a_log_axis():
+    fig = P.sensitivity(sensitivity_table(), "l2", reported=(98.44, 0.1263), marked=0.01, error_log=True)
+    left = fig.axes[0]
+    assert left.get_yscale() == "log" and left.get_ylabel() == "test error (%, log scale)"
+    reported = [line for line in left.lines if line.get_linestyle() == "--"][0]
+    assert reported.get_ydata()[0] == pytest.approx(100 - 98.44)
+    original = [c for c in left.containers if c.get_label() == "original"][0]
+    assert list(original.lines[0].get_ydata()) == pytest.approx([100 - 98.9, 100 - 98.4, 100 - 97.0])
+
+
+def test_seed_values_show_every_seed_the_report_and_chance_only_when_near():
+    df = pd.DataFrame({"variant": ["original"] * 3 + ["stated"] * 3, "seed": [0, 1, 2] * 2,
+                       "accuracy": [65.0, 66.0, 64.0, 63.0, 67.0, 66.5]})
+    fig = P.seed_values(df, reported=67.95, chance=10.0)
+    ax = fig.axes[0]
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 6
+    assert [line.get_xdata()[0] for line in ax.lines] == [67.95]  # no chance line: no run near it
+    low, high = ax.get_xlim()
+    assert 55 < low < 63 and 67.95 < high < 75  # the range shows the seeds, not 0-100
+    collapsed = P.seed_values(df.assign(accuracy=[65.0, 10.0, 64.0, 63.0, 67.0, 66.5]), reported=67.95, chance=10.0)
+    assert 10.0 in [line.get_xdata()[0] for line in collapsed.axes[0].lines]
+    with pytest.raises(ValueError, match="lacks the column"):
+        P.seed_values(df.drop(columns="seed"))
 
 
 def test_log_counts_show_the_tails_of_a_spike():

@@ -297,6 +297,9 @@ def test_histories_and_band_figure_and_provenance_of_several_runs():
     assert line.startswith("14 runs of 7 experiments, seeds 0–1 · run-set ") and "data ffff" in line
     assert provenance.provenance(list(reversed(many))) == line  # the digest ignores order
     assert provenance.provenance(many + many[:3]) == line  # a run listed twice counts once
+    seeds13 = [fake_run("mnist-l2", s, 0.9) for s in range(13)]  # one experiment, too many runs to list
+    assert provenance.provenance(seeds13).startswith("13 runs of 1 experiment, seeds 0–12 · run-set ")
+    assert provenance.provenance(seeds13[:12]).startswith("mnist-l2 seeds 0,1,2,3,4,5,6,7,8,9,10,11 (runs ")
     image = provenance.show(plots.learning_curves(None, band=h), runs)
     assert image.data[:4] == b"\x89PNG"
 

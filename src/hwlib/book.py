@@ -19,7 +19,7 @@ from hwlib.errors import HwlibError
 from hwlib.settings import chapter_parameters
 from hwlib.store import project_root
 
-CHAPTERS = ("intro", "mnist", "cifar10", "reproduction")
+CHAPTERS = ("intro", "mnist", "cifar10", "reproduction", "gaps")
 
 
 def book_dir() -> Path:

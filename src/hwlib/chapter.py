@@ -136,10 +136,17 @@ class DatasetChapter:
     def model(self) -> Any:
         return self.base.load_model()
 
+    @cached_property
+    def proba(self) -> Any:
+        """The base network's class probabilities for every test image."""
+        return analysis.predict_proba(self.model, self.data.x_test)
+
+    @cached_property
+    def pred(self) -> Any:
+        return self.proba.argmax(axis=1)
+
     def predictions(self) -> None:
-        """Predict the test set; glue the error counts and confidences."""
-        self.proba = analysis.predict_proba(self.model, self.data.x_test)
-        self.pred = self.proba.argmax(axis=1)
+        """Glue the error counts and confidences of the test-set predictions."""
         self.glue("ex", analysis.example_findings(self.data.y_test, self.proba, self.data.class_names))
 
     def examples(self, correct: bool) -> Any:
@@ -154,7 +161,7 @@ class DatasetChapter:
         idx = FEATURE_IMAGE
         self.maps = analysis.feature_maps(self.model, self.data.x_test[idx])
         label = self.data.class_names[int(self.data.y_test[idx])]
-        predicted = self.data.class_names[int(self.pred[idx])] if hasattr(self, "pred") else label
+        predicted = self.data.class_names[int(self.pred[idx])]
         self.glue("fmap", {f"{name}_size": "x".join(map(str, m.shape[:2])) for name, m in self.maps.items()}
                   | {f"{name}_filters": m.shape[2] for name, m in self.maps.items()}
                   | {"label": label, "index": idx, "predicted": predicted,

@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default: each chapter's own, {DEFAULT_VARIANT})")
     report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a notebook parameter for every chapter (repeatable), e.g. -p epochs 2 or -p "
-                             "cifar10_seeds 5 (Reproduction chapter only); "
+                             "cifar10_seeds 5 (Reproduction and Gaps chapters only); "
                              "values are read as YAML (2, 0.5, null, true)")
     report.add_argument("--chapter", action="append", choices=CHAPTERS,
                         help="execute only this chapter (repeatable; default: all)")

@@ -32,9 +32,75 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hwlib import experiments as E
 from hwlib import reproduction as R
 
 SUPPORTED, REFUTED, OPEN = "supported", "refuted", "open"
+# The variants in the order the chapter shows them: the chapters' own first.
+ORDER = (E.DEFAULT_VARIANT, *(v for v in E.VARIANTS if v != E.DEFAULT_VARIANT))
+
+
+# ---------------------------------------------------------------------------------------
+# The runs: every reported experiment under each variant, and the sensitivity studies
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Study:
+    """The runs the chapter reads: ``runs[variant][experiment]`` (one run per seed) and the
+    sensitivity runs as ``(experiment, variant, value, run)``, keyed by their setting."""
+
+    runs: dict[str, dict[str, list[Any]]]
+    sensitivity: dict[str, list[tuple[str, str, Any, Any]]]
+
+    def all_runs(self) -> list[Any]:
+        """Every run once (one run may stand for several experiments or variants)."""
+        found = [r for by_name in self.runs.values() for rs in by_name.values() for r in rs]
+        found += [r for rows in self.sensitivity.values() for *_, r in rows]
+        return list({r.key: r for r in found}.values())
+
+
+def collect(settings: Any, reported: R.Reported, seeds: Mapping[str, int], by_name: Mapping[str, int],
+            sensitivity_seeds: int, variants: Sequence[str] = ORDER) -> Study:
+    """The runs of every experiment ``reported`` needs under each variant
+    (:func:`hwlib.reproduction.collect`), and ``sensitivity_seeds`` seeds of every
+    sensitivity run (:data:`hwlib.experiments.SENSITIVITY`), with the chapter's overrides
+    (``settings``: its :class:`hwlib.settings.Settings`; its own ``variant`` is not used)."""
+    from hwlib.store import RunStore
+    from hwlib.train import run
+
+    seed_range = R.seed_list(sensitivity_seeds, "sensitivity_seeds")
+    runs = {v: R.collect(settings.for_variant(v), reported, seeds, by_name) for v in variants}
+    store = RunStore(settings.store)
+    sensitivity: dict[str, list[tuple[str, str, Any, Any]]] = {}
+    for name, setting, values, on in E.SENSITIVITY:
+        for variant in on:
+            base = settings.for_variant(variant).experiment(name)
+            for value in values:
+                for seed in seed_range:
+                    exp = base.with_overrides({setting: value, "seed": seed})
+                    sensitivity.setdefault(setting, []).append(
+                        (name, variant, value, run(exp, store, weights=False, data_dir=settings.data_dir,
+                                                   train=settings.train)))
+    return Study(runs, sensitivity)
+
+
+def variant_table(variants: Sequence[str] = ORDER) -> Any:
+    """The settings the variants set differently, per dataset: one row per setting, one
+    column per variant (read from :data:`hwlib.experiments.VARIANTS` and the experiments)."""
+    import pandas as pd
+
+    labels = {"input_scale": "input pixels", "batch_size": "batch size"}
+    shown = {"unit": "divided by 255 (0–1)", "raw": "raw (0–255)"}
+    rows = []
+    for dataset in ("mnist", "cifar10"):
+        base = next(e for e in E.EXPERIMENTS.values() if e.dataset == dataset)
+        keys = sorted({k for v in variants for k in E.VARIANTS[v].get(dataset, {})})
+        for key in keys:
+            row = {"dataset": {"mnist": "MNIST", "cifar10": "CIFAR-10"}[dataset], "setting": labels.get(key, key)}
+            for v in variants:
+                value = getattr(E.with_variant(base, v).train, key)
+                row[v] = shown.get(value, str(value))
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------
@@ -54,6 +120,60 @@ def side_by_side(reported: R.Reported, runs_by_variant: Mapping[str, Mapping[str
         merged = df if merged is None else merged.merge(df, on=["id", "source", "experiment", "dataset",
                                                                  "metric", "reported"])
     return pd.DataFrame(merged).reset_index(drop=True)
+
+
+def offsets(table: Any, ids: Sequence[str], variant: str) -> dict[str, float]:
+    """How the reported numbers ``ids`` sit against our means under ``variant``: the mean
+    accuracy difference (reported - ours, points) and the mean ratio of the losses
+    (reported / ours)."""
+    rows = table[table["id"].isin(ids)]
+    acc, loss = rows[rows["metric"] == "accuracy"], rows[rows["metric"] == "loss"]
+    points = float((acc["reported"] - acc[f"{variant} mean"]).mean())
+    return {"points": points, "abs_points": abs(points), "direction": "lower" if points < 0 else "higher",
+            "loss_ratio": float((loss["reported"] / loss[f"{variant} mean"]).mean())}
+
+
+def penalty_phrase(match: float, factor: float) -> str:
+    """How raw pixels at L2 ``factor`` behave, given the factor ``match`` that gives scaled
+    pixels the same accuracy."""
+    if math.isclose(match, factor):
+        return "raw pixels act like the same penalty"
+    return f"raw pixels act like a {'weaker' if match < factor else 'stronger'} penalty"
+
+
+def lag_phrase(final_train: float, final_test: float) -> str:
+    """What the final weights say about H5: is the training set, scored like the test set,
+    still below it?"""
+    if final_train < final_test:
+        return ("scored with the same weights as the test set, the training images come out worse, so the lag "
+                "of the running mean is not the whole explanation")
+    return ("scored with the same weights as the test set, the training images come out at least as well, so "
+            "the crossing of the curves comes from the running mean")
+
+
+def per_variant(phrases: Mapping[str, str]) -> str:
+    """One sentence from a phrase per variant: "Under both variants, X." when they agree."""
+    if len(set(phrases.values())) == 1:
+        return f"Under {'both' if len(phrases) == 2 else 'all'} variants, {next(iter(phrases.values()))}."
+    return "; ".join(f"{'Under' if i == 0 else 'under'} {v}, {p}" for i, (v, p) in enumerate(phrases.items())) + "."
+
+
+def format_side_by_side(table: Any, metric: str, variants: Sequence[str] = ("original", "stated")) -> Any:
+    """The ``metric`` rows of :func:`side_by_side` for reading: per variant our mean ± sd and
+    the verdict with the distance in seed sds."""
+    import pandas as pd
+
+    from hwlib.tables import mean_sd, num
+
+    rows = table[table["metric"] == metric]
+    digits = 4 if metric == "loss" else 2
+    out = {"result": rows["id"], "configuration": rows["experiment"],
+           "reported": [num(v, digits) for v in rows["reported"]]}
+    for v in variants:
+        out[f"{v}: mean ± sd"] = [mean_sd(m, s, digits) for m, s in zip(rows[f"{v} mean"], rows[f"{v} sd"])]
+        out[f"{v}: verdict (sd)"] = [f"{verdict} ({num(d, 1, sign=True)})"
+                                     for verdict, d in zip(rows[f"{v} verdict"], rows[f"{v} distance_sd"])]
+    return pd.DataFrame(out).reset_index(drop=True)
 
 
 def setting_hypothesis(table: Any, ids: Sequence[str], metric: str = "accuracy",
@@ -124,6 +244,103 @@ def label_assignment(reported: Sequence[tuple[str, float, float]],
                       sum(d <= printed for d, _ in scored) / len(scored), len(scored))
 
 
+def table_rows(reported: R.Reported, group: str, runs: Mapping[str, Sequence[Any]]
+               ) -> tuple[list[tuple[str, float, float]], dict[str, tuple[float, float, float, float]]]:
+    """The arguments of :func:`label_assignment` for a table of the report (``group``, e.g.
+    "Table 6") and one variant's runs: its rows, and our mean and sd of accuracy (%) and loss."""
+    import statistics
+
+    rows = reported.group(group)
+    ours = {}
+    for r in rows:
+        acc = [100 * v for v in R.values(runs[r.experiment], "test_accuracy").values()]
+        loss = list(R.values(runs[r.experiment], "test_loss").values())
+        ours[r.experiment] = (statistics.mean(acc), statistics.stdev(acc), statistics.mean(loss),
+                              statistics.stdev(loss))
+    return [(r.experiment, r.accuracy, r.loss) for r in rows], ours
+
+
+def swap_outcome(assignments: Mapping[str, Assignment], rows: tuple[int, int]) -> str:
+    """H3's rule: **supported** when under every variant the best assignment is the printed
+    one with ``rows`` (1-based) exchanged and nothing else moved (of all assignments, the
+    swapped one fits best, which a labelling drawn at random would do with probability
+    1/n!); **refuted** when under every variant the printed labelling fits best; **open**
+    otherwise."""
+    a, b = rows
+    results = []
+    for assignment in assignments.values():
+        swapped = list(assignment.configs)
+        swapped[a - 1], swapped[b - 1] = swapped[b - 1], swapped[a - 1]
+        results.append("swapped" if assignment.best == tuple(swapped)
+                       else "printed" if assignment.printed_rank == 1 else "other")
+    if all(r == "swapped" for r in results):
+        return SUPPORTED
+    if all(r == "printed" for r in results):
+        return REFUTED
+    return OPEN
+
+
+def moved_verdicts(reported: R.Reported, group: str, runs: Mapping[str, Sequence[Any]],
+                   assignment: Assignment) -> list[dict[str, Any]]:
+    """For each row the best assignment moves: the reported accuracy and loss judged against
+    the prediction interval of the configuration it moves to (the rule of
+    :func:`hwlib.reproduction.verdict_for`, without the rank clause: ``reproduced``,
+    ``inconclusive`` or ``not reproduced``)."""
+    rows = reported.group(group)
+    out = []
+    for row, printed, best in assignment.moved:
+        r = rows[row - 1]
+        entry: dict[str, Any] = {"id": r.id, "row": row, "printed": printed, "moved_to": best}
+        for metric, key in R.METRICS.items():
+            scale = 100.0 if metric == "accuracy" else 1.0
+            p = R.prediction_interval([scale * v for v in R.values(runs[best], key).values()], metric)
+            entry[metric] = {"reported": getattr(r, metric), "mean": p.mean, "low": p.low, "high": p.high,
+                             "verdict": R.verdict_for(getattr(r, metric), p, same_rank=False)}
+        out.append(entry)
+    return out
+
+
+def _short(name: str) -> str:
+    """"cifar10-k3s2-same" -> "3×3 s2" (a sweep configuration, for a table cell)."""
+    conv = E.get(name).model.convs[0]
+    return f"{conv.kernel}×{conv.kernel} s{conv.stride}"
+
+
+def assignment_table(assignments: Mapping[str, Assignment]) -> Any:
+    """One row per variant: the printed assignment's distance and rank, the rows the best
+    assignment moves, its distance, and the share of assignments as close as the printed one."""
+    import pandas as pd
+
+    from hwlib.tables import num
+
+    rows = []
+    for variant, a in assignments.items():
+        moved = "; ".join(f"row {i}: {_short(p)} → {_short(b)}" for i, p, b in a.moved) or "none"
+        rows.append({"variant": variant, "printed: distance": num(a.printed_distance, 1),
+                     "printed: rank": f"{a.printed_rank} of {a.n_assignments}", "best assignment moves": moved,
+                     "best: distance": num(a.best_distance, 1), "share as close as printed": num(a.share_as_close, 3)})
+    return pd.DataFrame(rows)
+
+
+def moved_markdown(moved: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """A Markdown list: per variant and moved row (:func:`moved_verdicts`), the reported
+    accuracy and loss against our prediction interval of the configuration it moves to."""
+    from hwlib.tables import interval, num
+
+    lines = []
+    for variant, entries in moved.items():
+        if not entries:
+            lines.append(f"- `{variant}`: the best assignment moves no row.")
+        for e in entries:
+            a, lo = e["accuracy"], e["loss"]
+            lines.append(
+                f"- `{variant}`, row {e['row']} ({e['id']}, printed as {_short(e['printed'])}) read as "
+                f"{_short(e['moved_to'])}: accuracy {num(a['reported'], 2)}% against our prediction interval "
+                f"{interval(a['low'], a['high'], 2)}, *{a['verdict']}*; loss {num(lo['reported'], 4)} against "
+                f"{interval(lo['low'], lo['high'], 4)}, *{lo['verdict']}*.")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------
 # H4 and H5
 # ---------------------------------------------------------------------------------------
@@ -146,6 +363,22 @@ def collapses(runs_by_variant: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
     return out
 
 
+def collapse_bound(collapsed: int, n: int, confidence: float = 0.95) -> float:
+    """The upper end of the exact (Clopper–Pearson) ``confidence`` interval for the chance
+    that a run collapses, from ``collapsed`` of ``n`` runs (:func:`scipy.stats.binomtest`)."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(collapsed, n).proportion_ci(confidence, method="exact").high)
+
+
+def instability_outcome(found: Mapping[str, Any], variants: Sequence[str] = ("original", "stated")) -> str:
+    """H4's rule (``found``: :func:`collapses`): **supported** when at least one run of some
+    variant collapsed; **refuted** when none did under any variant; (with 5 seeds per variant
+    "none" still allows a collapse rate up to :func:`collapse_bound`, which the chapter
+    states)."""
+    return SUPPORTED if any(found[v]["collapsed"] for v in variants) else REFUTED
+
+
 def epochs_above(runs: Sequence[Any]) -> list[tuple[int, int, int]]:
     """``(seed, epochs with test accuracy above training accuracy, epochs)`` per run."""
     out = []
@@ -153,6 +386,62 @@ def epochs_above(runs: Sequence[Any]) -> list[tuple[int, int, int]]:
         h = r.history
         out.append((r.experiment.train.seed, int((h["test_accuracy"] > h["accuracy"]).sum()), len(h)))
     return sorted(out)
+
+
+def above_outcome(counts: Sequence[tuple[int, int, int]]) -> str:
+    """H5 for one variant (``counts``: :func:`epochs_above`): **supported** when every seed
+    has test accuracy above training accuracy in every epoch, **refuted** when no seed has,
+    **open** otherwise (some seeds, or most epochs)."""
+    full = [above == epochs for _, above, epochs in counts]
+    return SUPPORTED if all(full) else REFUTED if not any(full) else OPEN
+
+
+def above_table(counts: Mapping[tuple[str, str], Sequence[tuple[int, int, int]]]) -> Any:
+    """``{(variant, experiment): epochs_above(...)}`` as a table: one row per variant and
+    experiment, one column per seed ("above / epochs")."""
+    import pandas as pd
+
+    rows = []
+    for (variant, name), per_seed in counts.items():
+        row = {"variant": variant, "network": name}
+        row |= {f"seed {seed}": f"{above} / {epochs}" for seed, above, epochs in per_seed}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def lag(runs: Sequence[Any]) -> dict[str, float]:
+    """How the running-mean training accuracy lags: per run, epoch ``e + 1``'s running mean
+    (the weights during the next epoch) minus epoch ``e``'s, averaged over epochs and runs
+    (percentage points); and the share of epochs whose test accuracy beats even the next
+    epoch's running mean."""
+    import numpy as np
+
+    steps, beats = [], []
+    for r in runs:
+        h = r.history
+        train, test = h["accuracy"].to_numpy(), h["test_accuracy"].to_numpy()
+        steps.extend(100 * np.diff(train))
+        beats.extend(test[:-1] > train[1:])
+    if not steps:  # one epoch: no next epoch to compare with
+        return {"rise": math.nan, "beats_next": math.nan}
+    return {"rise": float(np.mean(steps)), "beats_next": float(np.mean(beats))}
+
+
+def evaluated_accuracy(run: Any, x: Any, y: Any) -> float:
+    """The accuracy (%) of a run's final weights on ``x``, ``y`` (e.g. the whole training set,
+    which Keras' per-epoch training accuracy does not measure)."""
+    import numpy as np
+
+    from hwlib.analysis import predict_proba
+
+    return 100 * float(np.mean(np.argmax(predict_proba(run.load_model(), x), axis=1) == np.asarray(y)))
+
+
+def nearest(df: Any, setting: str, variant: str, accuracy: float) -> Any:
+    """The value of ``setting`` whose mean accuracy under ``variant`` (a
+    :func:`sensitivity_table`) is closest to ``accuracy``."""
+    part = df[df["variant"] == variant]
+    return part.loc[(part["accuracy_mean"] - accuracy).abs().idxmin(), setting]
 
 
 # ---------------------------------------------------------------------------------------
@@ -174,13 +463,15 @@ def sensitivity_table(runs: Sequence[tuple[str, str, Any, Any]], setting: str) -
     return out
 
 
-CAUSES = {"H3": "labels swapped with another row", "H4": "an unstable run (seeds collapse to chance)"}
+CAUSES = {"H3": "rows 2 and 4 of the table swapped (H3)", "H4": "an unstable run: seeds collapse to chance (H4)"}
+INCONCLUSIVE = "inconclusive: our interval is too wide to judge"
 
 
 def closing_table(table: Any, causes: Mapping[str, str], metric: str = "accuracy") -> Any:
     """Every reported number (``metric`` rows of :func:`side_by_side`) and what explains it:
-    reproduced under which variant(s), else the cause a supported hypothesis gives it
-    (``causes``: ``{result id: cause}``), else "unexplained"."""
+    reproduced under which variant(s); else the cause a supported hypothesis gives it
+    (``causes``: ``{result id: cause}``); else "inconclusive" when an interval it lies in was
+    too wide to judge; else "unexplained"."""
     import pandas as pd
 
     rows = []
@@ -188,11 +479,31 @@ def closing_table(table: Any, causes: Mapping[str, str], metric: str = "accuracy
         under = [v for v in ("original", "stated") if r[f"{v} verdict"] == "reproduced"]
         if under:
             status = "reproduced under " + " and ".join(under)
+        elif r["id"] in causes:
+            status = causes[r["id"]]
+        elif "inconclusive" in (r["original verdict"], r["stated verdict"]):
+            status = INCONCLUSIVE
         else:
-            status = causes.get(r["id"], "unexplained")
+            status = "unexplained"
         rows.append({"result": r["id"], "source": r["source"], "reported": r["reported"],
                      "original": r["original verdict"], "stated": r["stated verdict"], "explanation": status})
     return pd.DataFrame(rows)
+
+
+def format_closing(accuracy: Any, loss: Any) -> Any:
+    """The closing tables of both metrics (:func:`closing_table`) as one, a row per result."""
+    import pandas as pd
+
+    from hwlib.tables import num
+
+    loss = loss.set_index("result")
+    return pd.DataFrame({
+        "result": accuracy["result"],
+        "accuracy (%)": [num(v, 2) for v in accuracy["reported"]],
+        "what explains it": accuracy["explanation"],
+        "loss": [num(loss.loc[r, "reported"], 4) for r in accuracy["result"]],
+        "what explains the loss": [loss.loc[r, "explanation"] for r in accuracy["result"]],
+    })
 
 
 def explained_counts(closing: Any) -> dict[str, int]:
@@ -202,4 +513,5 @@ def explained_counts(closing: Any) -> dict[str, int]:
             "reproduced_original": int(status.str.contains("under original").sum()),
             "reproduced_stated_only": int((status == "reproduced under stated").sum()),
             "caused": int(status.isin(CAUSES.values()).sum()),
+            "inconclusive": int((status == INCONCLUSIVE).sum()),
             "unexplained": int((status == "unexplained").sum())}

@@ -3,7 +3,7 @@
 Each item maps the original report's number to the label of the numbered table or figure
 that regenerates it, and the chapter that holds it. Tests check every label is rendered.
 Items ``R1``... are the Reproduction chapter's own (seeds against the report; not in the
-original).
+original), ``G1``... the Gaps chapter's (both variants and the hypotheses that explain the gaps).
 """
 
 from __future__ import annotations
@@ -65,4 +65,15 @@ REPRODUCTION: tuple[Item, ...] = (
     Item("R9", "fig-repro-cifar10-curves", "reproduction", "CIFAR-10 base learning curves with the seed band"),
     Item("R10", "fig-repro-cifar10-l2-curves", "reproduction", "CIFAR-10 L2 learning curves with the seed band"),
 )
-INVENTORY = INVENTORY + REPRODUCTION
+GAPS = (
+    Item("G1", "tab-gaps-variants", "gaps", "the settings in which the two variants differ"),
+    Item("G2", "tab-gaps-accuracy", "gaps", "every reported accuracy under both variants, with verdicts"),
+    Item("G3", "tab-gaps-loss", "gaps", "every reported loss under both variants, with verdicts"),
+    Item("G4", "fig-gaps-l2", "gaps", "MNIST L2: accuracy and loss against the L2 factor, both pixel scalings"),
+    Item("G5", "fig-gaps-batch", "gaps", "CIFAR-10 base: accuracy and loss against the batch size"),
+    Item("G6", "tab-gaps-swap", "gaps", "Table 6's rows against every assignment to the configurations"),
+    Item("G7", "fig-gaps-tuned", "gaps", "the tuned L2 network's seeds under both variants"),
+    Item("G8", "tab-gaps-above", "gaps", "epochs with test accuracy above training accuracy, per seed"),
+    Item("G9", "tab-gaps-closing", "gaps", "every reported number and what explains it"),
+)
+INVENTORY = INVENTORY + REPRODUCTION + GAPS

@@ -489,11 +489,13 @@ def _interval_panel(ax: Axes, part: pd.DataFrame, possible: tuple[float, float])
 
 
 def sensitivity(df: pd.DataFrame, setting: str, reported: tuple[float, float] | None = None,
-                marked: float | None = None, log_x: bool = True) -> Figure:
+                marked: float | None = None, log_x: bool = True, xlabel: str | None = None,
+                error_log: bool = False) -> Figure:
     """Test accuracy (left) and loss (right) against ``setting``, one line per variant with
     the seed sd as error bars (``df``: :func:`hwlib.gaps.sensitivity_table`); the homework's
     reported accuracy and loss as dashed lines, and the value it used (``marked``) as a
-    vertical line."""
+    vertical line. ``error_log`` draws the test error (100 − accuracy) on a log axis instead,
+    so that 1 % and 50 % are both readable."""
     needed = {"variant", setting, "accuracy_mean", "accuracy_sd", "loss_mean", "loss_sd"}
     missing = needed - set(df.columns)
     if missing:
@@ -504,16 +506,57 @@ def sensitivity(df: pd.DataFrame, setting: str, reported: tuple[float, float] | 
     for i, (variant, part) in enumerate(df.groupby("variant", sort=True)):
         part = part.sort_values(setting)
         for ax, metric in zip(axes, ("accuracy", "loss")):
-            ax.errorbar(part[setting], part[f"{metric}_mean"], yerr=part[f"{metric}_sd"].fillna(0), marker="o",
+            mean = part[f"{metric}_mean"]
+            if metric == "accuracy" and error_log:
+                mean = 100 - mean
+            ax.errorbar(part[setting], mean, yerr=part[f"{metric}_sd"].fillna(0), marker="o",
                         capsize=3, color=palette[i], label=variant)
-    for ax, metric, value in zip(axes, ("test accuracy (%)", "test loss"), reported or (None, None)):
+    if error_log:
+        axes[0].set_yscale("log", nonpositive="clip")
+        axes[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: _g(v)))
+        reported = None if reported is None else (100 - reported[0], reported[1])
+    ylabels = ("test error (%, log scale)" if error_log else "test accuracy (%)", "test loss")
+    for ax, metric, value in zip(axes, ylabels, reported or (None, None)):
         if value is not None:
             ax.axhline(value, color="0.2", linestyle="--", linewidth=1, label="the homework")
         if marked is not None:
             ax.axvline(marked, color="0.5", linestyle=":", linewidth=1)
         if log_x:
             ax.set_xscale("log")
-        ax.set_xlabel(setting)
+        values = sorted(df[setting].unique())
+        ax.set_xticks(values, [_g(v) for v in values])  # the values tried, as plain numbers
+        ax.minorticks_off()
+        ax.set_xlabel(xlabel or setting.replace("_", " "))
         ax.set_ylabel(metric)
     axes[0].legend(loc="best")
+    return fig
+
+
+def seed_values(df: pd.DataFrame, reported: float | None = None, chance: float | None = None) -> Figure:
+    """Each seed's final test accuracy (%), one row of dots per variant (``df``: columns
+    ``variant``, ``seed``, ``accuracy``), the homework's value as a dashed line; the chance
+    level is drawn (and the axis reaches it) only when a run got near it."""
+    needed = {"variant", "seed", "accuracy"}
+    if needed - set(df.columns):
+        raise ValueError(f"The seed table lacks the column(s) {', '.join(sorted(needed - set(df.columns)))}.")
+    fig = _figure(WIDTH, 0.9 + 0.45 * df["variant"].nunique())
+    ax = fig.subplots()
+    sns.stripplot(data=df, x="accuracy", y="variant", hue="variant", palette=PALETTE, size=7, jitter=0.12,
+                  legend=False, ax=ax)
+    values = list(df["accuracy"])
+    if reported is not None:
+        ax.axvline(reported, color="0.2", linestyle="--", linewidth=1)
+        ax.annotate("the homework", (reported, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -2),
+                    textcoords="offset points", va="top", fontsize=SMALLEST_FONT)
+        values.append(reported)
+    if chance is not None and min(df["accuracy"]) < chance + 10:
+        ax.axvline(chance, color="0.5", linestyle=":", linewidth=1)
+        ax.annotate("chance", (chance, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -2),
+                    textcoords="offset points", va="top", fontsize=SMALLEST_FONT, color="0.3")
+        values.append(chance)
+    low, high = min(values), max(values)
+    pad = max(0.5, 0.08 * (high - low))
+    ax.set_xlim(low - pad, high + pad)
+    ax.set_xlabel("test accuracy (%) after the last epoch, one dot per seed")
+    ax.set_ylabel("")
     return fig

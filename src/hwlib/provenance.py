@@ -12,7 +12,8 @@ from typing import Any
 
 from hwlib import __version__
 
-MAX_LISTED_EXPERIMENTS = 3  # a figure of more experiments names its runs by a digest
+MAX_LISTED_EXPERIMENTS = 3  # a figure of more experiments (or runs) names its runs by a digest
+MAX_LISTED_RUNS = 12
 
 
 def provenance(run: Any) -> str:
@@ -34,14 +35,15 @@ def provenance(run: Any) -> str:
     by_name: dict[str, list[Any]] = {}
     for r in runs:
         by_name.setdefault(r.experiment.name, []).append(r)
-    if len(by_name) <= MAX_LISTED_EXPERIMENTS:
+    if len(by_name) <= MAX_LISTED_EXPERIMENTS and len(runs) <= MAX_LISTED_RUNS:
         parts = [f"{name} seeds {','.join(str(r.experiment.train.seed) for r in rs)} "
                  f"(runs {' '.join(r.key[:8] for r in rs)})" for name, rs in by_name.items()]
         return f"{' · '.join(parts)} · data {data} · {code}"
     # Too many to list: name the set of runs by a digest of their keys (sorted).
     digest = hashlib.sha256(" ".join(sorted(r.key for r in runs)).encode()).hexdigest()[:12]
     seeds = sorted({r.experiment.train.seed for r in runs})
-    return (f"{len(runs)} runs of {len(by_name)} experiments, seeds {seeds[0]}–{seeds[-1]} · run-set "
+    experiments = f"{len(by_name)} experiment{'s' if len(by_name) > 1 else ''}"
+    return (f"{len(runs)} runs of {experiments}, seeds {seeds[0]}–{seeds[-1]} · run-set "
             f"{digest} (sha256 of the sorted run keys) · data {data} · {code}")
 
 

@@ -110,6 +110,13 @@ class Reported:
     def group(self, name: str) -> list[Result]:
         return [r for r in self.results if r.group == name]
 
+    def by_id(self, result_id: str) -> Result:
+        """The result ``result_id`` (e.g. "S1.4")."""
+        for r in self.results:
+            if r.id == result_id:
+                return r
+        raise KeyError(f"No reported result {result_id!r} in {self.path}.")
+
     def ranked(self, name: str) -> list[Result]:
         """A group's results from the best to the worst reported accuracy (the report's order)."""
         return sorted(self.group(name), key=lambda r: -r.accuracy)

@@ -19,8 +19,11 @@ from hwlib.config import Experiment
 from hwlib.errors import ConfigError
 from hwlib.store import RunStore
 
-# Parameters a chapter has beyond :class:`Settings`' fields.
-EXTRA_PARAMETERS = {"reproduction": ("mnist_seeds", "cifar10_seeds", "tuned_seeds")}
+# Parameters a chapter has beyond :class:`Settings`' fields, and fields it does not have (the
+# Gaps chapter compares both variants, so it has no ``variant``).
+EXTRA_PARAMETERS = {"reproduction": ("mnist_seeds", "cifar10_seeds", "tuned_seeds"),
+                    "gaps": ("mnist_seeds", "cifar10_seeds", "tuned_seeds", "sensitivity_seeds")}
+OMITTED_PARAMETERS = {"gaps": ("variant",)}
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,10 @@ class Settings:
             s.experiment(name)
         return s
 
+    def for_variant(self, variant: str) -> Settings:
+        """These settings under another variant (checked)."""
+        return dataclasses.replace(self, variant=E.check_variant(variant))
+
     def overrides(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: getattr(self, k) for k in ("epochs", "n_train", "n_test", "batch_size")
                                if getattr(self, k) is not None}
@@ -133,9 +140,11 @@ def check_parameters(params: dict[str, Any]) -> Settings:
 
 
 def chapter_parameters(chapter: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` without the extras of other chapters (papermill would warn about them)."""
+    """``params`` without what the chapter does not have: the extras of other chapters and
+    the fields it omits (papermill would warn about them)."""
     others = {name for c, names in EXTRA_PARAMETERS.items() if c != chapter for name in names}
-    return {k: v for k, v in params.items() if k not in others}
+    dropped = (others - set(EXTRA_PARAMETERS.get(chapter, ()))) | set(OMITTED_PARAMETERS.get(chapter, ()))
+    return {k: v for k, v in params.items() if k not in dropped}
 
 
 def _check_optional_int(name: str, value: Any) -> None:
