@@ -243,3 +243,22 @@ def test_per_variant_sentence():
     assert gaps.per_variant({"original": "x holds", "stated": "x holds"}) == "Under both variants, x holds."
     assert gaps.per_variant({"original": "x holds", "stated": "y holds"}) == \
         "Under original, x holds; under stated, y holds."
+
+
+def test_tuned_numbers_seed_table_and_verdict_counts():
+    stated = [fake("cifar10-l2-tuned", s, a) for s, a in enumerate([0.68, 0.10, 0.67])]
+    original = [fake("cifar10-l2-tuned", s, a) for s, a in enumerate([0.68, 0.69, 0.66])]
+    found = gaps.collapses({"original": original, "stated": stated})
+    side = pd.DataFrame([{"id": "S2.4b", "metric": "accuracy", "reported": 67.95,
+                          "original mean": 67.67, "original sd": 1.53, "original verdict": "reproduced",
+                          "stated mean": 48.33, "stated sd": 33.2, "stated verdict": "inconclusive"}])
+    out = gaps.tuned_numbers(found, side)
+    assert (out["n"], out["collapsed"], out["original_collapsed"], out["stated_collapsed"]) == (6, 1, 0, 1)
+    assert out["bound"] == pytest.approx(100 * gaps.collapse_bound(1, 6))
+    assert out["stated_min"] == pytest.approx(10.0) and out["original_verdict"] == "reproduced"
+    assert out["fisher_p"] == pytest.approx(1.0) and out["reported"] == 67.95
+    seeds = gaps.seed_table(found)
+    assert list(seeds.columns) == ["variant", "seed", "accuracy"] and len(seeds) == 6
+    assert seeds[seeds["variant"] == "stated"]["accuracy"].tolist() == pytest.approx([68.0, 10.0, 67.0])
+    counts = gaps.verdict_counts(side, "accuracy", "stated")
+    assert counts == {"reproduced": 0, "inconclusive": 1, "rank only": 0, "not reproduced": 0}

@@ -158,6 +158,12 @@ def per_variant(phrases: Mapping[str, str]) -> str:
     return "; ".join(f"{'Under' if i == 0 else 'under'} {v}, {p}" for i, (v, p) in enumerate(phrases.items())) + "."
 
 
+def verdict_counts(table: Any, metric: str, variant: str) -> dict[str, int]:
+    """How many ``metric`` rows of :func:`side_by_side` got each verdict under ``variant``."""
+    rows = table[table["metric"] == metric]
+    return R.tally(rows[f"{variant} verdict"], R.VERDICTS)
+
+
 def format_side_by_side(table: Any, metric: str, variants: Sequence[str] = ("original", "stated")) -> Any:
     """The ``metric`` rows of :func:`side_by_side` for reading: per variant our mean ± sd and
     the verdict with the distance in seed sds."""
@@ -369,6 +375,32 @@ def collapse_bound(collapsed: int, n: int, confidence: float = 0.95) -> float:
     from scipy.stats import binomtest
 
     return float(binomtest(collapsed, n).proportion_ci(confidence, method="exact").high)
+
+
+def tuned_numbers(found: Mapping[str, Any], table: Any, result_id: str = "S2.4b") -> dict[str, Any]:
+    """The numbers of H4 for the chapter (``found``: :func:`collapses`): per variant the runs,
+    collapses, lowest accuracy, and our mean, sd and verdict for ``result_id``; over both the
+    collapses, the Clopper-Pearson bound (%) and Fisher's p."""
+    variants = [v for v in found if v != "fisher_p"]
+    row = table[(table["id"] == result_id) & (table["metric"] == "accuracy")].iloc[0]
+    n = sum(found[v]["n"] for v in variants)
+    down = sum(found[v]["collapsed"] for v in variants)
+    out: dict[str, Any] = {"n": n, "collapsed": down, "bound": 100 * collapse_bound(down, n),
+                           "fisher_p": found.get("fisher_p", math.nan), "reported": row["reported"]}
+    for v in variants:
+        out |= {f"{v}_n": found[v]["n"], f"{v}_collapsed": found[v]["collapsed"],
+                f"{v}_min": min(found[v]["accuracies"]), f"{v}_mean": row[f"{v} mean"], f"{v}_sd": row[f"{v} sd"],
+                f"{v}_verdict": row[f"{v} verdict"]}
+    return out
+
+
+def seed_table(found: Mapping[str, Any]) -> Any:
+    """Each seed's test accuracy (%) per variant from :func:`collapses`, for
+    :func:`hwlib.plots.seed_values`."""
+    import pandas as pd
+
+    return pd.DataFrame([{"variant": v, "seed": i, "accuracy": a} for v in found if v != "fisher_p"
+                         for i, a in enumerate(found[v]["accuracies"])])
 
 
 def instability_outcome(found: Mapping[str, Any], variants: Sequence[str] = ("original", "stated")) -> str:
