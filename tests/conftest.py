@@ -73,3 +73,23 @@ def real_data_dir() -> str | None:
 
 
 needs_real_data = unless(real_data_dir() is not None, "set HWLIB_DATA_DIR to the real datasets")
+
+
+def deliver_sigint() -> None:
+    """``preexec_fn`` for a child that a test interrupts: undo an inherited "ignore SIGINT"
+    (a shell gives its background jobs one, e.g. `nohup make test &`), so the child's Python
+    turns the signal into a KeyboardInterrupt as it does at a terminal."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def sigint_delivered():
+    """This process turns SIGINT into a KeyboardInterrupt during the test, even when it was
+    started with SIGINT ignored (see :func:`deliver_sigint`)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

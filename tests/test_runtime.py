@@ -24,6 +24,8 @@ from hwlib.executor import Task, run_all
 from hwlib.store import RunStore
 from hwlib.train import DEFAULT_ENGINE, PLAIN_KERAS, fit, key_for, load_data, run
 
+from conftest import deliver_sigint
+
 TINY = {"epochs": 2, "n_train": 120, "n_test": 50}
 
 
@@ -198,7 +200,7 @@ def test_bad_worker_counts(tiny_env, capsys):
 
 
 # -- Ctrl-C -----------------------------------------------------------------------------------
-def test_an_interrupt_swallowed_during_training_still_stores_nothing(tiny_env, monkeypatch):
+def test_an_interrupt_swallowed_during_training_still_stores_nothing(tiny_env, monkeypatch, sigint_delivered):
     """A KeyboardInterrupt raised inside a finalizer is printed and lost; the run must not
     become an entry all the same."""
     from hwlib import train
@@ -279,7 +281,8 @@ def test_ctrl_c_stops_every_worker_and_stores_nothing(tmp_path, tiny_dir, to_gro
     proc = subprocess.Popen(
         [sys.executable, "-m", "hwlib.cli", "sweep", "mnist", "--workers", "2", "--store", str(store),
          "--set", "epochs=300", "--set", "n_train=200", "--set", "n_test=100"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        preexec_fn=deliver_sigint)
     deadline = time.monotonic() + 180
     for line in proc.stdout:
         if "epoch   2/300" in line:

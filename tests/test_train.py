@@ -17,7 +17,7 @@ from hwlib.errors import StoreError
 from hwlib.store import RunStore
 from hwlib.train import HISTORY_COLUMNS, fit, load_data, run
 
-from conftest import needs_real_data, real_data_dir
+from conftest import deliver_sigint, needs_real_data, real_data_dir
 
 TINY = {"epochs": 2, "n_train": 100, "n_test": 50}
 
@@ -109,7 +109,7 @@ def _start_training(store: Path, tiny_dir: Path, epochs: int) -> subprocess.Pope
     return subprocess.Popen(
         [sys.executable, "-m", "hwlib.cli", "train", "mnist-base", "--set", f"epochs={epochs}",
          "--set", "n_train=200", "--set", "n_test=100"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=deliver_sigint)
 
 
 def _wait_for_epoch(proc: subprocess.Popen) -> None:
