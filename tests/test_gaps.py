@@ -149,9 +149,12 @@ def test_table_rows_and_moved_verdicts_from_runs():
             r = fake(name, seed, acc + d)
             r.metrics["test_loss"] = loss + 10 * d
             runs[name].append(r)
-    printed, ours = gaps.table_rows(reported, "Table 6", runs)
+    side = pd.DataFrame([{"id": r.id, "metric": metric, "original mean": m, "original sd": sd}
+                         for r in rows for metric, (m, sd) in
+                         (("accuracy", (100 * means[r.experiment][0], 0.4)), ("loss", (means[r.experiment][1], 0.04)))])
+    printed, ours = gaps.table_rows(side, reported, "Table 6", "original")
     assert [p[0] for p in printed] == [r.experiment for r in rows]
-    assert ours["cifar10-k3s2-same"][0] == pytest.approx(60.5) and ours["cifar10-k3s2-same"][1] == pytest.approx(0.4)
+    assert ours["cifar10-k3s2-same"] == pytest.approx((60.5, 0.4, 1.13, 0.04))
     a = gaps.label_assignment(printed, ours)
     # The report's rows 2 and 4 fit each other's configuration best.
     assert a.moved == [(2, "cifar10-k3s2-same", "cifar10-k5s1-same"), (4, "cifar10-k5s1-same", "cifar10-k3s2-same")]

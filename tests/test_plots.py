@@ -369,6 +369,8 @@ def test_seed_values_show_every_seed_the_report_and_chance_only_when_near():
     assert 10.0 in [line.get_xdata()[0] for line in collapsed.axes[0].lines]
     with pytest.raises(ValueError, match="lacks the column"):
         P.seed_values(df.drop(columns="seed"))
+    # No random jitter: the same data draws the same image (an executed chapter must not change).
+    assert P.png(P.seed_values(df, reported=67.95)) == P.png(P.seed_values(df, reported=67.95))
 
 
 def test_log_counts_show_the_tails_of_a_spike():

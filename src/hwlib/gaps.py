@@ -250,20 +250,17 @@ def label_assignment(reported: Sequence[tuple[str, float, float]],
                       sum(d <= printed for d, _ in scored) / len(scored), len(scored))
 
 
-def table_rows(reported: R.Reported, group: str, runs: Mapping[str, Sequence[Any]]
+def table_rows(table: Any, reported: R.Reported, group: str, variant: str
                ) -> tuple[list[tuple[str, float, float]], dict[str, tuple[float, float, float, float]]]:
     """The arguments of :func:`label_assignment` for a table of the report (``group``, e.g.
-    "Table 6") and one variant's runs: its rows, and our mean and sd of accuracy (%) and loss."""
-    import statistics
-
+    "Table 6") under ``variant``: its rows, and our mean and sd of accuracy (%) and loss, read
+    from the :func:`side_by_side` ``table``."""
     rows = reported.group(group)
-    ours = {}
-    for r in rows:
-        acc = [100 * v for v in R.values(runs[r.experiment], "test_accuracy").values()]
-        loss = list(R.values(runs[r.experiment], "test_loss").values())
-        ours[r.experiment] = (statistics.mean(acc), statistics.stdev(acc), statistics.mean(loss),
-                              statistics.stdev(loss))
-    return [(r.experiment, r.accuracy, r.loss) for r in rows], ours
+    ours = table[table["id"].isin([r.id for r in rows])].set_index(["id", "metric"])
+    stats = {r.experiment: tuple(float(ours.loc[(r.id, metric), f"{variant} {what}"])
+                                 for metric in ("accuracy", "loss") for what in ("mean", "sd"))
+             for r in rows}
+    return [(r.experiment, r.accuracy, r.loss) for r in rows], stats
 
 
 def swap_outcome(assignments: Mapping[str, Assignment], rows: tuple[int, int]) -> str:

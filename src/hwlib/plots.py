@@ -541,8 +541,16 @@ def seed_values(df: pd.DataFrame, reported: float | None = None, chance: float |
         raise ValueError(f"The seed table lacks the column(s) {', '.join(sorted(needed - set(df.columns)))}.")
     fig = _figure(WIDTH, 0.9 + 0.45 * df["variant"].nunique())
     ax = fig.subplots()
-    sns.stripplot(data=df, x="accuracy", y="variant", hue="variant", palette=PALETTE, size=7, jitter=0.12,
-                  legend=False, ax=ax)
+    palette = sns.color_palette(PALETTE)
+    variants = list(dict.fromkeys(df["variant"]))
+    for row, variant in enumerate(variants):
+        part = df[df["variant"] == variant].sort_values("seed")
+        # Seeds spread evenly across the row (a fixed offset per seed, not random jitter: the
+        # chapter's figure must come out the same on every execution).
+        offsets = np.linspace(-0.12, 0.12, len(part)) if len(part) > 1 else np.zeros(1)
+        ax.scatter(part["accuracy"], row + offsets, s=45, color=palette[row], zorder=3)
+    ax.set_yticks(range(len(variants)), variants)
+    ax.set_ylim(len(variants) - 0.5, -0.5)
     values = list(df["accuracy"])
     if reported is not None:
         ax.axvline(reported, color="0.2", linestyle="--", linewidth=1)
