@@ -43,3 +43,17 @@ def test_progress_lines_count_runs_and_rescale_the_time_left(monkeypatch):
     assert lines == ["[#...] 1/4 runs trained (a); 10 min so far, about 15 min left",
                      "[##..] 2/4 runs trained (b); 10 min so far, about 10 min left",
                      "[###.] 3/4 runs trained (c); 30 min so far, about 20 min left"]
+
+
+def test_runs_go_longest_first_and_the_estimate_is_the_pool_s_makespan():
+    estimates = [30.0, 10.0, 10.0, 30.0]  # the CIFAR-10 sweep's order: a slow net first and last
+    assert progress.longest_first(estimates) == [0, 3, 1, 2]  # ties keep the listed order
+    assert progress.makespan(estimates, workers=2) == 40.0  # in listed order 50 (below): the last slow net trains alone
+    assert progress.makespan([5.0, 4.0, 3.0, 3.0, 3.0], workers=2) == 10.0  # 5+3 | 4+3+3
+    assert progress.makespan([7.0, 3.0], workers=8) == 7.0  # more workers than runs
+    assert progress.makespan([7.0, 3.0], workers=1) == 10.0
+    assert progress.makespan([], workers=2) == 0.0
+    assert progress.longest_first(estimates, tiers=[1, 0, 0, 1]) == [1, 2, 0, 3]
+    assert progress.makespan(estimates, workers=2, order=[0, 1, 2, 3]) == 50.0
+    p = progress.Progress([30.0, 10.0, 10.0, 30.0], workers=2, log=None)
+    assert p.total_estimate() == 40.0

@@ -172,6 +172,10 @@ def test_the_study_lists_every_seed_of_both_variants_once():
     assert {e.train.seed for e, _ in first} == {0} and all(e == E.prepare(e.name).with_overrides({"seed": 0})
                                                           for e, _ in first)
     assert sum(w for _, w in jobs) == 2 * len(E.NEEDS_WEIGHTS)  # seed 0 of the figures' runs
+    tiers = E.study_tiers()  # the groups above, numbered in the order they are listed
+    assert len(tiers) == len(jobs) and tiers == sorted(tiers)
+    assert set(tiers[:len(E.EXPERIMENTS)]) == {0} and set(tiers) == {0, 1, 2, 3, 4}
+    assert all((t % 2 == 1) == (e.train.seed > 0) for (e, _), t in zip(jobs, tiers) if t < 4)
 
 
 # -- local workers ---------------------------------------------------------------------------
@@ -189,6 +193,21 @@ def test_workers_train_the_same_runs_as_training_alone(tiny_env, tmp_path):
     assert [r.key for r in run_all([Task(e) for e in exps], tmp_path / "pool", log=again.append)] == \
         [r.key for r in pooled]
     assert not any("to train" in line for line in again)
+
+
+def test_workers_take_the_longest_runs_first():
+    from hwlib.executor import fill_queue, schedule
+
+    class Queue(list):
+        put = list.append
+
+    tasks = [Task(tiny(name)) for name in ("mnist-base", "cifar10-base", "mnist-l2", "cifar10-l2")]
+    todo = Queue()
+    fill_queue(todo, tasks, [5.0, 30.0, 5.0, 40.0], n_workers=2)
+    assert [item if item is None else item[0] for item in todo] == [3, 1, 0, 2, None, None]
+    assert all(item[1] is tasks[item[0]] for item in todo[:4])
+    tiered = [Task(t.experiment, tier=tier) for t, tier in zip(tasks, (0, 1, 0, 1))]  # a study's groups first
+    assert schedule(tiered, [5.0, 30.0, 6.0, 40.0]) == [2, 0, 3, 1]
 
 
 def test_bad_worker_counts(tiny_env, capsys):

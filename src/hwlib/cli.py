@@ -208,12 +208,14 @@ def _with_seeds(exp, args: argparse.Namespace) -> list:
     return [exp.with_overrides({"seed": s}) for s in range(args.seeds)]
 
 
-def _run_many(jobs: list, args: argparse.Namespace, on_run=None) -> list:
-    """Train (or find) each ``(experiment, weights)``: here, or on ``--scheduler``."""
+def _run_many(jobs: list, args: argparse.Namespace, on_run=None, tiers: list[int] | None = None) -> list:
+    """Train (or find) each ``(experiment, weights)``: here, or on ``--scheduler``; lower
+    ``tiers`` first (see :class:`hwlib.executor.Task`)."""
     from hwlib.executor import Task, run_all
     from hwlib.store import RunStore
 
-    return run_all([Task(e, w) for e, w in jobs], RunStore(args.store), scheduler=args.scheduler,
+    tiers = tiers or [0] * len(jobs)
+    return run_all([Task(e, w, t) for (e, w), t in zip(jobs, tiers)], RunStore(args.store), scheduler=args.scheduler,
                    workers=args.workers, force=args.force, data_dir=args.data_dir, log=_log(args.quiet),
                    on_run=on_run)
 
@@ -272,11 +274,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.study:
         if args.overrides or args.seeds != 1:
             raise ConfigError("--study trains the book's whole study as it is defined: leave out --set and --seeds.")
-        jobs = experiments.study(args.profile)
+        jobs, tiers = experiments.study(args.profile), experiments.study_tiers(args.profile)
     else:
         jobs = [(v, experiments.keeps_weights(v, args.seeds > 1))
                 for name in experiments.EXPERIMENTS for v in _with_seeds(_prepare(name, args), args)]
-    runs = _run_many(jobs, args, on_run=lambda r: _print(_result_line(r, seed=True)))
+        tiers = [v.train.seed for v, _ in jobs]  # seed 0 of every experiment (the chapters' runs) first
+    runs = _run_many(jobs, args, on_run=lambda r: _print(_result_line(r, seed=True)), tiers=tiers)
     if args.seeds > 1:
         _seed_tables(runs, args, group=lambda r: r.experiment.dataset)
     trained = sum(r.trained for r in runs)

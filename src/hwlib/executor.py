@@ -7,13 +7,17 @@ the store are read, not trained; the others are trained
 * ``scheduler=None`` (the default): on ``workers`` local processes, by default one per
   core (:func:`default_workers`), each training one run at a time with one TensorFlow
   thread (:mod:`hwlib.runtime`), so a run is bit-identical to the same run trained
-  alone by ``hwlib train``. Each epoch of each run is reported as it ends, with an
-  overall progress line and the time left after each run (:mod:`hwlib.progress`).
+  alone by ``hwlib train``. The workers take the runs by tier (a study's priorities,
+  :attr:`Task.tier`), then longest first (estimated from stored epoch timings,
+  :func:`schedule`), so no worker is left training a long run alone at the end. Each
+  epoch of each run is reported as it ends, with an overall progress line and the time
+  left after each run (:mod:`hwlib.progress`).
   With one worker (or one run), the run trains in this process;
 * ``scheduler="tcp://HOST:PORT"`` (or ``HOST:PORT``): on the workers of an existing Dask
   scheduler;
 * ``scheduler="local:N"``: on a ``distributed.LocalCluster`` of ``N`` worker processes
   (one thread each) started here and stopped afterwards (``"local"``: one per CPU).
+  The tasks go to the cluster longest first too (as Dask priorities).
 
 On a cluster every task trains one (config, seed) into the *shared* run store: the worker
 calls ``hwlib.train.run(exp, store, weights=..., data_dir=...)`` and returns only the key
@@ -64,10 +68,12 @@ SCHEDULER_HELP = ("tcp://HOST:PORT (an existing Dask scheduler; HOST:PORT also w
 
 @dataclass(frozen=True)
 class Task:
-    """One training: an experiment (a config with its seed), keeping weights or not."""
+    """One training: an experiment (a config with its seed), keeping weights or not.
+    ``tier``: runs of a lower tier are started first (within a tier, the longest first)."""
 
     experiment: Experiment
     weights: bool = True
+    tier: int = 0
 
 
 @dataclass(frozen=True)
@@ -301,6 +307,14 @@ def run_all(tasks: Sequence[Task], store: RunStore | str | os.PathLike | None = 
     return runs
 
 
+def _estimates(tasks: Sequence[Task], store: RunStore) -> list[float]:
+    """Each task's estimated training seconds, from the epoch timings in the store."""
+    from hwlib import progress
+
+    rates = progress.stored_rates(store.get(k) for k in store.keys())
+    return [progress.estimate_seconds(t.experiment, rates) for t in tasks]
+
+
 def _train_locally(tasks: list[Task], store: RunStore, workers: int | None, force: bool,
                    data_dir: str | os.PathLike | None, log: Callable[[str], None] | None,
                    finished: Callable[[int, Any], None]) -> None:
@@ -309,9 +323,8 @@ def _train_locally(tasks: list[Task], store: RunStore, workers: int | None, forc
     from hwlib.train import run
 
     n_workers = min(workers or default_workers(len(tasks)), len(tasks))
-    rates = progress.stored_rates(store.get(k) for k in store.keys())
-    estimates = [progress.estimate_seconds(t.experiment, rates) for t in tasks]
-    bar = progress.Progress(estimates, n_workers, log)
+    estimates = _estimates(tasks, store)
+    bar = progress.Progress(estimates, n_workers, log, order=schedule(tasks, estimates))
     if log:
         log(f"{len(tasks)} run(s) to train on {n_workers} worker process(es) (one thread each), "
             f"estimated {progress.duration(bar.total_estimate())}")
@@ -378,6 +391,23 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
         results.put(("done", index, out))
 
 
+def schedule(tasks: Sequence[Task], estimates: Sequence[float]) -> list[int]:
+    """The order the workers take ``tasks`` in: by tier, then the longest estimated run
+    first (:func:`hwlib.progress.longest_first`)."""
+    from hwlib.progress import longest_first
+
+    return longest_first(estimates, [t.tier for t in tasks])
+
+
+def fill_queue(todo: Any, tasks: Sequence[Task], estimates: Sequence[float], n_workers: int) -> None:
+    """Put ``(index, task)`` on the workers' queue in :func:`schedule` order, then one
+    ``None`` per worker (stop)."""
+    for i in schedule(tasks, estimates):
+        todo.put((i, tasks[i]))
+    for _ in range(n_workers):
+        todo.put(None)
+
+
 def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
               data_dir: str | os.PathLike | None, log: Callable[[str], None] | None,
               finished: Callable[[int, Any], None], bar: Any) -> None:
@@ -386,10 +416,7 @@ def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
 
     ctx = multiprocessing.get_context("spawn")
     todo, results = ctx.Queue(), ctx.Queue()
-    for item in enumerate(tasks):
-        todo.put(item)
-    for _ in range(n_workers):
-        todo.put(None)
+    fill_queue(todo, tasks, bar.estimates, n_workers)
     procs = [ctx.Process(target=_worker, args=(todo, results, _absolute(store.root), force, _absolute(data_dir),
                                                os.getpid()),
                          name=f"hwlib-worker-{i + 1}", daemon=True) for i in range(n_workers)]
@@ -467,11 +494,12 @@ def _run_on_cluster(tasks: list[Task], store: RunStore, scheduler: Scheduler, fo
             log(f"Dask scheduler {info.get('address', scheduler)}: {len(info.get('workers', {}))} "
                 f"worker(s); {len(tasks)} run(s) into {root}")
         futures = {}
-        for i, t in enumerate(tasks):
-            exp = t.experiment
+        estimates = _estimates(tasks, store)
+        for rank, i in enumerate(schedule(tasks, estimates)):  # the local workers' order
+            exp = tasks[i].experiment
             key = f"hwlib-{exp.name}-seed{exp.train.seed}-{exp.key()}-{uuid.uuid4().hex[:8]}"
-            fut = client.submit(train_task, exp, root, t.weights, force, data_dir, env,
-                                key=key, pure=False, retries=retries)
+            fut = client.submit(train_task, exp, root, tasks[i].weights, force, data_dir, env,
+                                key=key, pure=False, retries=retries, priority=len(tasks) - rank)
             futures[fut] = i
         try:
             for done, fut in enumerate(distributed.as_completed(list(futures)), start=1):

@@ -136,18 +136,30 @@ def study(profile: str = "full", variants: Sequence[str] | None = None) -> list[
     interrupted study still completes a book soonest; within a variant seed 0 of every
     experiment (the chapters' runs), then the further seeds; then the sensitivity runs.
     Configurations that coincide (the base net and its sweep row) are listed once per name;
-    the executor trains them once."""
+    the executor trains them once. :func:`study_tiers` numbers these groups."""
+    return [(exp, weights) for exp, weights, _ in _study(profile, variants)]
+
+
+def study_tiers(profile: str = "full", variants: Sequence[str] | None = None) -> list[int]:
+    """The group of each run of :func:`study` (same order), 0 first: seed 0 of the first
+    variant, its further seeds, seed 0 of the next variant, ..., the sensitivity runs. The
+    executor starts a lower group first and, within a group, the longest run first."""
+    return [tier for _, _, tier in _study(profile, variants)]
+
+
+def _study(profile: str, variants: Sequence[str] | None) -> list[tuple[Experiment, bool, int]]:
     if variants is None:
         variants = [DEFAULT_VARIANT] + [v for v in VARIANTS if v != DEFAULT_VARIANT]
-    jobs: list[tuple[Experiment, bool]] = []
+    jobs: list[tuple[Experiment, bool, int]] = []
     most = max(max(STUDY_SEEDS.values()), *STUDY_SEEDS_BY_NAME.values())
-    for variant in variants:
+    for v, variant in enumerate(variants):
         for seed in range(most):
             for name in EXPERIMENTS:
                 if seed < study_seeds(name):
                     exp = prepare(name, profile, variant).with_overrides({"seed": seed})
-                    jobs.append((exp, keeps_weights(exp, several_seeds=True)))
-    jobs += [(exp, False) for _, variant, _, exp in sensitivity_runs(profile) if variant in variants]
+                    jobs.append((exp, keeps_weights(exp, several_seeds=True), 2 * v + (seed > 0)))
+    jobs += [(exp, False, 2 * len(variants)) for _, variant, _, exp in sensitivity_runs(profile)
+             if variant in variants]
     return jobs
 
 
