@@ -18,6 +18,10 @@ its peak RSS is read from ``os.wait4``. What is measured, on the datasets of
 * equivalence: each lever's final test accuracy against its base (same seed), whether the
   training history is identical, and whether the default engine is bit-identical across
   two reruns in one process and across two processes;
+* the engine levers again with two trainings side by side, as under hwlib's executor
+  (:func:`bench_side_by_side`);
+* study throughput: ``hwlib sweep`` against plain Keras one run after another, each timed as
+  a whole process, on the full datasets with one epoch per run (:func:`bench_study`);
 * memory: the RSS after each run of a tiny 7-configuration sweep in one process;
 * optionally ``--book`` (``hwlib report`` + ``jupyter-book build`` with a warm store, each
   rerun once, on a temporary copy of book/) and ``--full-reproduction`` (``hwlib
@@ -252,21 +256,6 @@ def _study_experiments(spec: dict[str, Any]) -> list[Any]:
     return [exp.with_overrides(overrides) for exp in E.sweep(spec["dataset"])]
 
 
-def worker_study_hwlib(spec: dict[str, Any]) -> dict[str, Any]:
-    """A sweep into an empty store with hwlib's default executor (local workers, one
-    TensorFlow thread each): what `hwlib sweep` does. Wall time from the first run to the last."""
-    from hwlib.executor import Task, default_workers, run_all
-
-    exps = _study_experiments(spec)
-    with tempfile.TemporaryDirectory(prefix="hwlib-bench-study-") as store:
-        t0 = time.perf_counter()
-        runs = run_all([Task(e, weights=False) for e in exps], store)
-        wall = time.perf_counter() - t0
-        accuracies = [round(100 * r.metrics["test_accuracy"], 2) for r in runs]
-    return {"wall_s": round(wall, 2), "runs": len(runs), "workers": default_workers(len(exps)),
-            "test_accuracy": accuracies}
-
-
 def _default_threads() -> None:
     """Undo hwlib's one-thread setting for this process (``import hwlib`` sets the variables;
     TensorFlow reads them when it starts): plain Keras runs with TensorFlow's defaults."""
@@ -295,7 +284,7 @@ def worker_study_plain(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 WORKERS = {"fit": worker_fit, "determinism": worker_determinism, "sweep-rss": worker_sweep_rss,
-           "study-hwlib": worker_study_hwlib, "study-plain": worker_study_plain}
+           "study-plain": worker_study_plain}
 
 
 # =======================================================================================
@@ -356,6 +345,48 @@ class Bench:
         entry = self.part(name, argv, env=env, result_file=result)
         return entry.get("result")
 
+    def workers_side_by_side(self, name: str, kind: str, specs: list[dict[str, Any]]) -> list[dict | None]:
+        """Run one worker per spec, all at the same time (as hwlib's executor runs its
+        trainings), each with its own log and peak RSS; return their results."""
+        self.log(f"[{time.strftime('%H:%M:%S')}] {name} ({len(specs)} processes side by side) ...")
+        running = []
+        for i, spec in enumerate(specs):
+            part = f"{name}-{i + 1}"
+            result = self.logdir / f"{part}.json"
+            log = self.logdir / f"{len(self.parts) + i:02d}-{part}.log"
+            argv = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--spec", json.dumps(spec),
+                    "--result", str(result)]
+            out = open(log, "w")
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(), cwd=ROOT,
+                                    start_new_session=True)
+            running.append({"part": part, "proc": proc, "out": out, "log": log, "result": result,
+                            "t0": time.perf_counter()})
+        entries: dict[str, dict[str, Any]] = {}
+        while len(entries) < len(running):
+            for r in running:
+                if r["part"] in entries:
+                    continue
+                pid, status, usage = os.wait4(r["proc"].pid, os.WNOHANG)
+                if not pid:
+                    continue
+                r["out"].close()
+                code = os.waitstatus_to_exitcode(status)
+                entry: dict[str, Any] = {"part": r["part"], "exit_code": code,
+                                         "wall_s": round(time.perf_counter() - r["t0"], 2),
+                                         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                                         "loadavg_after": list(os.getloadavg())}
+                if code != 0:
+                    entry["error"] = r["log"].read_text(errors="replace")[-2500:]
+                    self.log(f"    {r['part']} FAILED (exit {code}); log {r['log']}:\n{entry['error']}")
+                else:
+                    entry["result"] = json.loads(r["result"].read_text())
+                entries[r["part"]] = entry
+            time.sleep(0.2)
+        ordered = [entries[r["part"]] for r in running]
+        self.parts.extend(ordered)
+        self.log("    " + ", ".join(f"{e['wall_s']:.1f} s" for e in ordered))
+        return [e.get("result") for e in ordered]
+
     # -----------------------------------------------------------------------------------
     def sizes(self, dataset: str) -> dict[str, Any]:
         n_train, n_test = self.args.n_train, self.args.n_test
@@ -408,6 +439,63 @@ def lever_variants(quick: bool) -> list[dict[str, Any]]:
     return out
 
 
+def side_by_side_variants(quick: bool) -> list[dict[str, Any]]:
+    """DEFAULT_ENGINE, then DEFAULT_ENGINE with one setting changed: the engine levers
+    re-measured as hwlib's executor runs them (two one-thread trainings side by side)."""
+    from hwlib.train import DEFAULT_ENGINE
+
+    base = asdict(DEFAULT_ENGINE)
+    out = [{"lever": "default", "setting": "DEFAULT_ENGINE", "engine": base,
+            "label": f"DEFAULT_ENGINE (steps_per_execution={base['steps_per_execution']}, "
+                     f"eval batch {base['eval_batch_size']}, {base['pipeline']})"}]
+    for k in (200,) if quick else (10, 200, "epoch"):
+        out.append({"lever": "steps_per_execution", "setting": str(k), "label": f"steps_per_execution={k}",
+                    "engine": {**base, "steps_per_execution": 1 if k == "epoch" else k}})
+    out.append({"lever": "eval_batch_size", "setting": "32", "label": "eval batch 32",
+                "engine": {**base, "eval_batch_size": 32}})
+    if not quick:
+        out.append({"lever": "jit_compile", "setting": "True", "label": "jit_compile=True",
+                    "engine": {**base, "jit_compile": True}})
+    return out
+
+
+def bench_side_by_side(b: Bench, args: argparse.Namespace, dataset: str) -> list[dict[str, Any]]:
+    """Each engine lever of :func:`side_by_side_variants` timed as hwlib's executor runs it on
+    two cores: two processes train the same variants in the same order at the same time (the
+    executor's workers all use one engine), DEFAULT_ENGINE first and again last, then an
+    unmeasured repeat so that neither process trains its last measured variant alone. A
+    variant's ratio is its img/s over DEFAULT_ENGINE's in the same process (the mean of its
+    first and last measurement, which cancels a drift of the machine's load); the two
+    processes' ratios are reported with their mean."""
+    variants = side_by_side_variants(args.quick)
+    again = {**variants[0], "label": "DEFAULT_ENGINE again", "again": True}
+    filler = {**variants[0], "label": "filler", "filler": True}
+    spec = {**b.sizes(dataset), "kind": "hwlib", "variants": [*variants, again, filler]}
+    got = b.workers_side_by_side(f"side-by-side-{dataset}", "fit", [spec, spec])
+    if not all(got):
+        return []
+    per_process = [{r["label"]: r for r in g["results"]} for g in got]
+    base_label = variants[0]["label"]
+    rows = []
+    for v in variants:
+        runs = [p[v["label"]] for p in per_process]
+        bases = [statistics.mean((p[base_label]["images_per_s"], p[again["label"]]["images_per_s"]))
+                 for p in per_process]
+        ratios = [r["images_per_s"] / base for r, base in zip(runs, bases)]
+        base = per_process[0][base_label]
+        rows.append({"dataset": dataset, "lever": v["lever"], "setting": v["setting"], "label": v["label"],
+                     "images_per_s": [r["images_per_s"] for r in runs],
+                     "ratio_vs_default": [round(x, 3) for x in ratios],
+                     "mean_ratio": round(statistics.mean(ratios), 3),
+                     "default_drift": [round(p[again["label"]]["images_per_s"] / p[base_label]["images_per_s"], 3)
+                                       for p in per_process],
+                     "final_test_accuracy": runs[0]["final_test_accuracy"],
+                     "history_identical": runs[0]["history"] == base["history"],
+                     "train_history_identical": (runs[0]["history"]["loss"] == base["history"]["loss"]
+                                                 and runs[0]["history"]["accuracy"] == base["history"]["accuracy"])})
+    return rows
+
+
 def _version(*dists: str) -> str | None:
     from importlib import metadata
 
@@ -440,7 +528,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
                      "data_dir": os.environ.get("HWLIB_DATA_DIR"),
                      "images_per_s": "training images / epoch seconds (training + test evaluation), "
                                      "median of the measured epochs after one warm-up epoch"},
-        "throughput": [], "levers": [], "equivalence": {}, "sweep_rss": None, "book": None,
+        "throughput": [], "levers": [], "side_by_side": [], "equivalence": {}, "sweep_rss": None, "book": None,
         "full_reproduction": None, "parts": b.parts,
     }
     plain: dict[str, dict[str, Any]] = {}
@@ -518,6 +606,9 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
                                   "setting": f"steps_per_execution={res['steps_per_execution']}", "base": "plain",
                                   "tensorflow_imported": r["tensorflow_imported"]})
 
+    # -- engine levers again, two trainings side by side (as hwlib's executor runs them) ----------
+    out["side_by_side"] = [row for ds in args.lever_datasets for row in bench_side_by_side(b, args, ds)]
+
     # -- ratios and result equivalence -------------------------------------------------------
     for row in out["throughput"]:
         p = plain.get(row["dataset"])
@@ -573,8 +664,11 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-STUDY_SIZES = {"mnist": {"epochs": 2, "n_train": 12000, "n_test": 2000},
-               "cifar10": {"epochs": 1, "n_train": 10000, "n_test": 2000}}
+# The study sweeps at full size (every training and test image, as the study trains them),
+# one epoch per run instead of 10 (MNIST) or 15 (CIFAR-10): the per-run costs (starting
+# TensorFlow, loading the data, tracing, writing the store) then weigh several times more than
+# in the real study, so the measured ratio is, if anything, below the study's.
+STUDY_SIZES = {"mnist": {"epochs": 1}, "cifar10": {"epochs": 1}}
 
 
 def pair_ratios(pairs: list[tuple[float, float]]) -> dict[str, Any]:
@@ -590,27 +684,53 @@ def pair_ratios(pairs: list[tuple[float, float]]) -> dict[str, Any]:
             "min": round(min(ratios), 3), "max": round(max(ratios), 3)}
 
 
+def hwlib_sweep_argv(dataset: str, store: str, spec: dict[str, Any]) -> list[str]:
+    """The command a user types for the sweep (``hwlib sweep DATASET``), with the bench's
+    shortening as ``--set`` overrides, into the store ``store``."""
+    argv = [sys.executable, "-c", "import sys; from hwlib.cli import main; sys.exit(main())",
+            "sweep", dataset, "--store", store, "--quiet"]
+    for name in ("epochs", "n_train", "n_test"):
+        if spec.get(name) is not None:
+            argv += ["--set", f"{name}={spec[name]}"]
+    return argv
+
+
 def bench_study(b: Bench, args: argparse.Namespace, dataset: str) -> dict[str, Any]:
-    """The sweep of ``dataset`` (shortened: :data:`STUDY_SIZES`) trained by hwlib's default
-    executor into an empty store (A) and by plain Keras one run after another (B), as
-    ``--study-pairs`` interleaved pairs ABBA... (the order alternates so a drift in the
-    machine's load favours neither side); the speed-up is the median of the pairs' B/A."""
+    """The sweep of ``dataset`` (one epoch per run: :data:`STUDY_SIZES`) as a user waits for
+    it: ``hwlib sweep`` into an empty store (A, hwlib's default executor: local workers, one
+    TensorFlow thread each) against a script training plain Keras ``model.fit`` one run
+    after another (B, TensorFlow's default threads). Both are timed as whole processes, from
+    start to exit, so each pays its own start-up (TensorFlow import, data load). The pairs
+    run ABBA... (the order alternates so a drift in the machine's load favours neither side);
+    the speed-up is the median of the pairs' B/A."""
     spec = {"dataset": dataset, **STUDY_SIZES[dataset]}
     if args.n_train is not None:  # a smoke run on small data
         spec.update(n_train=args.n_train, n_test=b.sizes(dataset)["n_test"])
     if args.quick:
         spec.update(epochs=1)
-    pairs, load = [], [list(os.getloadavg())]
+    pairs, load, plain_inside = [], [list(os.getloadavg())], []
     for i in range(args.study_pairs):
         order = ("hwlib", "plain") if i % 2 == 0 else ("plain", "hwlib")
         times = {}
         for side in order:
-            r = b.worker(f"study-{dataset}-{side}-{i + 1}", f"study-{side}", spec)
-            times[side] = r["wall_s"] if r else float("nan")
+            name = f"study-{dataset}-{side}-{i + 1}"
+            if side == "hwlib":
+                store = tempfile.mkdtemp(prefix="hwlib-bench-study-")
+                try:
+                    entry = b.part(name, hwlib_sweep_argv(dataset, store, spec))
+                finally:
+                    shutil.rmtree(store, ignore_errors=True)
+            else:
+                r = b.worker(name, "study-plain", spec)
+                entry = b.parts[-1]
+                if r:
+                    plain_inside.append(r["wall_s"])
+            times[side] = entry["wall_s"] if entry["exit_code"] == 0 else float("nan")
         pairs.append((times["hwlib"], times["plain"]))
         load.append(list(os.getloadavg()))
     return {"dataset": dataset, "settings": spec, "runs": len(_study_names(dataset)),
-            "pairs": [{"hwlib_s": a, "plain_s": p} for a, p in pairs], "loadavg": load, **pair_ratios(pairs)}
+            "timed": "whole process (start to exit)", "pairs": [{"hwlib_s": a, "plain_s": p} for a, p in pairs],
+            "plain_training_only_s": plain_inside, "loadavg": load, **pair_ratios(pairs)}
 
 
 def _study_names(dataset: str) -> tuple[str, ...]:
@@ -677,6 +797,14 @@ def print_tables(out: dict[str, Any]) -> None:
               f"{_fmt(r['ratio_vs_plain'], '.2f'):>8} "
               f"{_fmt(r.get('ratio_vs_base'), '.2f'):>7} {100 * r['final_test_accuracy']:>8.2f}% "
               f"{_fmt(r.get('delta_test_acc_pp'), '+.2f'):>7}  {same:>9}")
+    if out.get("side_by_side"):
+        print("\nEngine levers with two trainings side by side (hwlib's executor on 2 cores); x default: img/s "
+              "over DEFAULT_ENGINE's in the same process, for each of the two processes")
+        for r in out["side_by_side"]:
+            print(f"{r['dataset']:<8} {r['label'][:58]:<58} "
+                  f"{' / '.join(f'{v:.0f}' for v in r['images_per_s']):>13} img/s  x default "
+                  f"{' / '.join(f'{v:.2f}' for v in r['ratio_vs_default'])} (mean {r['mean_ratio']:.2f})  "
+                  f"same history: {'yes' if r['history_identical'] else 'no'}")
     if "jax" in out["equivalence"]:
         print(f"  JAX: {out['equivalence']['jax']}")
     print("\nDefault engine reruns (bit-identical weights and history):")
@@ -685,12 +813,12 @@ def print_tables(out: dict[str, Any]) -> None:
             print(f"  {k[15:]:<8} in one process: {v['identical_in_process']}, across {v['processes']} "
                   f"processes: {v['identical_across_processes']}  ({v['settings']['n_train']} images, 2 epochs)")
     if out.get("study"):
-        print("\nStudy throughput: the sweep into an empty store, hwlib's default executor (A) vs plain Keras "
-              "one run after another (B); x = B/A per interleaved pair")
+        print("\nStudy throughput: `hwlib sweep` into an empty store (A) vs plain Keras one run after another "
+              "in one script (B), each timed as a whole process; x = B/A per interleaved pair")
         for st in out["study"]:
             times = "; ".join(f"{p['hwlib_s']:.0f} s vs {p['plain_s']:.0f} s" for p in st["pairs"])
-            print(f"  {st['dataset']:<8} {st['runs']} runs ({st['settings']['epochs']} epochs, "
-                  f"{st['settings']['n_train']} images): median x{st['median']:.2f} (min {st['min']:.2f}, "
+            print(f"  {st['dataset']:<8} {st['runs']} runs ({study_size(st['settings'])}): "
+                  f"median x{st['median']:.2f} (min {st['min']:.2f}, "
                   f"max {st['max']:.2f}); {times}; load {st['loadavg'][0][0]:.2f}-{st['loadavg'][-1][0]:.2f}")
     sw = out.get("sweep_rss")
     if sw:
@@ -708,6 +836,13 @@ def print_tables(out: dict[str, Any]) -> None:
         print(f"\nhwlib reproduce into an empty store: {fr['wall_s']:.0f} s, peak RSS {fr['peak_rss_mb']:.0f} MB, "
               f"{fr['runs']} runs, exit {fr['exit_code']}")
     print("\nPeak RSS per part (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+
+
+def study_size(settings: dict[str, Any]) -> str:
+    """``"1 epoch on all images"``, ``"2 epochs on 12000 images"``."""
+    epochs = settings["epochs"]
+    images = "all" if settings.get("n_train") is None else settings["n_train"]
+    return f"{epochs} epoch{'s' if epochs != 1 else ''} on {images} images"
 
 
 def readme_table(out: dict[str, Any]) -> str:
@@ -732,8 +867,8 @@ def readme_table(out: dict[str, Any]) -> str:
         s = st["settings"]
         h = statistics.median(p["hwlib_s"] for p in st["pairs"])
         pl = statistics.median(p["plain_s"] for p in st["pairs"])
-        lines.append(f"| study: {st['dataset']} sweep, {st['runs']} runs × {s['epochs']} epoch(s) on {s['n_train']} "
-                     f"images ({len(st['pairs'])} pairs) | {h:.0f} s | {pl:.0f} s | ×{st['median']:.2f} "
+        lines.append(f"| study: {st['dataset']} sweep, {st['runs']} runs × {study_size(s)}, whole command "
+                     f"({len(st['pairs'])} pairs) | {h:.0f} s | {pl:.0f} s | ×{st['median']:.2f} "
                      f"({st['min']:.2f}–{st['max']:.2f}) | ≥ {targets['study'].get(st['dataset'], '-')} |")
     lines += ["", "| lever (one at a time, one process) | img/s | × its base | × plain Keras | same history |",
               "| --- | --- | --- | --- | --- |"]
@@ -741,6 +876,13 @@ def readme_table(out: dict[str, Any]) -> str:
         same = {True: "yes", False: "no"}.get(r.get("train_history_identical"), "–")
         lines.append(f"| {r['dataset']}: {r['label']} | {r['images_per_s']:.0f} | "
                      f"{_fmt(r.get('ratio_vs_base'), '.2f')} | {_fmt(r.get('ratio_vs_plain'), '.2f')} | {same} |")
+    if out.get("side_by_side"):
+        lines += ["", "| engine lever, two trainings side by side | img/s (each process) | × DEFAULT_ENGINE (mean) "
+                  "| same history |", "| --- | --- | --- | --- |"]
+        for r in out["side_by_side"]:
+            lines.append(f"| {r['dataset']}: {r['label']} | {' / '.join(f'{v:.0f}' for v in r['images_per_s'])} | "
+                         f"{' / '.join(f'{v:.2f}' for v in r['ratio_vs_default'])} ({r['mean_ratio']:.2f}) | "
+                         f"{'yes' if r['history_identical'] else 'no'} |")
     return "\n".join(lines)
 
 

@@ -43,6 +43,15 @@ def test_bench_smoke_run_writes_results(tiny_dir, tmp_path):
     assert {"op determinism", "steps_per_execution", "pipeline", "eval_batch_size", "threads"} <= levers
     spe = {row["setting"]: row for row in r["levers"] if row["lever"] == "steps_per_execution"}
     assert spe["50"]["train_history_identical"]  # a speed setting, not a result
+    sbs = r["side_by_side"]  # the engine levers again, two processes training the same variants at once
+    assert [row["setting"] for row in sbs] == ["DEFAULT_ENGINE", "200", "32"]
+    assert all(len(row["images_per_s"]) == len(row["ratio_vs_default"]) == len(row["default_drift"]) == 2
+               and all(x > 0 for x in row["ratio_vs_default"]) for row in sbs)
+    for drift, ratio in zip(sbs[0]["default_drift"], sbs[0]["ratio_vs_default"]):  # first of the default's two
+        assert ratio == pytest.approx(2 / (1 + drift), abs=1e-3)
+    assert sbs[1]["history_identical"]  # steps_per_execution: the same history under contention too
+    assert [p["part"] for p in r["parts"] if p["part"].startswith("side-by-side-")] == [
+        "side-by-side-mnist-1", "side-by-side-mnist-2"]
     det = r["equivalence"]["default_engine_mnist"]
     assert det["identical_in_process"] is True
     assert len(r["sweep_rss"]["series"]) == 7 and all(s["rss_mb"] > 0 for s in r["sweep_rss"]["series"])
@@ -99,7 +108,13 @@ def test_readme_table_shows_ratios_against_targets(tmp_path):
                        "ratio_vs_base": 1.01, "ratio_vs_plain": 1.2, "train_history_identical": True}]}
     table = bench.readme_table(out)
     assert "| per epoch, mnist base net (1 pairs) | 180 img/s | 100 img/s | ×1.80 (1.80–1.80) | ≥ 1.6 |" in table
-    assert "| study: cifar10 sweep, 4 runs × 1 epoch(s) on 10000 images (1 pairs) | 50 s | 100 s | ×2.00" in table
+    assert "| study: cifar10 sweep, 4 runs × 1 epoch on 10000 images, whole command (1 pairs) | 50 s | 100 s | ×2.00" \
+        in table
+    out["study"][0]["settings"] = {"epochs": 2}  # full data
+    assert "| study: cifar10 sweep, 4 runs × 2 epochs on all images, whole command" in bench.readme_table(out)
+    out["side_by_side"] = [{"dataset": "mnist", "label": "steps_per_execution=200", "images_per_s": [900.4, 800.0],
+                            "ratio_vs_default": [1.1, 0.9], "mean_ratio": 1.0, "history_identical": True}]
+    assert "| mnist: steps_per_execution=200 | 900 / 800 | 1.10 / 0.90 (1.00) | yes |" in bench.readme_table(out)
     assert "| mnist: hwlib fit, jit_compile=True | 900 | 1.01 | 1.20 | yes |" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"head\n{bench.TABLE_START}\nold\n{bench.TABLE_END}\ntail\n")
