@@ -57,3 +57,21 @@ def test_runs_go_longest_first_and_the_estimate_is_the_pool_s_makespan():
     assert progress.makespan(estimates, workers=2, order=[0, 1, 2, 3]) == 50.0
     p = progress.Progress([30.0, 10.0, 10.0, 30.0], workers=2, log=None)
     assert p.total_estimate() == 40.0
+
+
+def test_equal_estimates_go_by_the_network_s_cost():
+    """In an empty store every run of a dataset gets the same estimate: the networks' multiply-
+    adds then order them, as the stored epoch times of the sweeps do."""
+    from hwlib.executor import Task, schedule
+
+    sweep = E.sweep("cifar10")  # k3s1, k3s2, k5s2, k5s1
+    k3s1, k3s2, k5s2, k5s1 = (progress.multiply_adds(e) for e in sweep)
+    assert k5s1 > k3s1 > k5s2 > k3s2
+    tasks = [Task(e) for e in sweep]
+    assert [sweep[i].name for i in schedule(tasks, [100.0] * 4)] == [
+        "cifar10-k5s1-same", "cifar10-k3s1-same", "cifar10-k5s2-same", "cifar10-k3s2-same"]
+    assert progress.longest_first([10.0, 10.0, 20.0], costs=[1.0, 3.0, 0.0]) == [2, 1, 0]  # estimates first
+    base = E.get("mnist-base")  # 5x5 'same' conv on 28x28x1: 28*28*25*1*filters multiply-adds at least
+    assert progress.multiply_adds(base) > 28 * 28 * 25 * base.model.convs[0].filters
+    assert progress.training_cost(base.with_overrides({"epochs": 2})) == 2 / base.train.epochs * \
+        progress.training_cost(base)

@@ -393,10 +393,10 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
 
 def schedule(tasks: Sequence[Task], estimates: Sequence[float]) -> list[int]:
     """The order the workers take ``tasks`` in: by tier, then the longest estimated run
-    first (:func:`hwlib.progress.longest_first`)."""
-    from hwlib.progress import longest_first
+    first, equal estimates by their networks' cost (:func:`hwlib.progress.longest_first`)."""
+    from hwlib.progress import longest_first, training_cost
 
-    return longest_first(estimates, [t.tier for t in tasks])
+    return longest_first(estimates, [t.tier for t in tasks], [training_cost(t.experiment) for t in tasks])
 
 
 def fill_queue(todo: Any, tasks: Sequence[Task], estimates: Sequence[float], n_workers: int) -> None:

@@ -63,15 +63,46 @@ def estimate_seconds(exp: Any, rates: dict[tuple[str, str], list[float]]) -> flo
     return FALLBACK_SECONDS_PER_10K[exp.dataset] * n / 10000 * t.epochs
 
 
-def longest_first(estimates: Sequence[float], tiers: Sequence[int] | None = None) -> list[int]:
+def longest_first(estimates: Sequence[float], tiers: Sequence[int] | None = None,
+                  costs: Sequence[float] | None = None) -> list[int]:
     """The runs' indices in the order workers should take them: lower ``tiers`` first (a
     study's own priorities, e.g. the book's runs before the further seeds; default: one
-    tier), within a tier the longest estimate first, ties in listed order. Longest-
-    processing-time-first scheduling ends within 4/3 of the shortest possible time on any
-    number of workers (Graham, 1969), while the listed order can leave one worker training
-    a long run alone at the end (the CIFAR-10 sweep lists a slow stride-1 net last)."""
+    tier), within a tier the longest estimate first, equal estimates by ``costs`` (largest
+    first; see :func:`training_cost`), then in listed order. Longest-processing-time-first
+    scheduling ends within 4/3 of the shortest possible time on any number of workers
+    (Graham, 1969), while the listed order can leave one worker training a long run alone at
+    the end (the CIFAR-10 sweep lists its slowest net last)."""
     tier = list(tiers) if tiers is not None else [0] * len(estimates)
-    return sorted(range(len(estimates)), key=lambda i: (tier[i], -estimates[i], i))
+    cost = list(costs) if costs is not None else [0.0] * len(estimates)
+    return sorted(range(len(estimates)), key=lambda i: (tier[i], -estimates[i], -cost[i], i))
+
+
+def multiply_adds(exp: Any) -> int:
+    """Multiply-adds of one forward pass of ``exp``'s network on one image (convolutions and
+    dense layers), from its config alone."""
+    from hwlib.config import DATASET_SHAPES, shape_walk
+
+    shape = DATASET_SHAPES[exp.dataset]
+    size, channels, total = shape[0], shape[2], 0
+    convs = iter(exp.model.convs)
+    for step in shape_walk(exp.model, shape):
+        if step.kind == "conv":
+            total += step.output_size ** 2 * next(convs).kernel ** 2 * channels * step.channels
+        size, channels = step.output_size, step.channels
+    width = size * size * channels
+    for units in (*exp.model.dense, exp.model.n_classes):
+        total, width = total + width * units, units
+    return total
+
+
+def training_cost(exp: Any) -> float:
+    """What orders runs by cost when the store holds no timings to tell them apart
+    (:func:`estimate_seconds` then gives every run of a dataset the same figure):
+    multiply-adds per image x training images x epochs. On the sweeps it orders the stored
+    epoch times the same way (CIFAR-10: 5x5 stride 1, 3x3 stride 1, 5x5 stride 2, 3x3
+    stride 2)."""
+    t = exp.train
+    return float(multiply_adds(exp)) * (t.n_train or FULL_TRAIN[exp.dataset]) * t.epochs
 
 
 def makespan(estimates: Sequence[float], workers: int, order: Sequence[int] | None = None) -> float:
