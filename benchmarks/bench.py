@@ -299,93 +299,72 @@ class Bench:
     def log(self, msg: str) -> None:
         print(msg, flush=True)
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-               cwd: Path | None = None, timeout: float | None = None) -> tuple[int, float, float, Path]:
-        """Run ``argv``; return (exit code, wall seconds, peak RSS in MB, log file)."""
-        log = self.logdir / f"{len(self.parts):02d}-{name}.log"
-        t0 = time.perf_counter()
-        with open(log, "w") as out:
+    def _spawn(self, runs: list[tuple[str, list[str]]], env: dict[str, str] | None = None,
+               cwd: Path | None = None, timeout: float | None = None) -> list[tuple[int, float, float, Path]]:
+        """Start every ``(name, argv)`` at once and wait for all; for each, in order: (exit
+        code, wall seconds, peak RSS in MB, log file)."""
+        started = []
+        for i, (name, argv) in enumerate(runs):
+            log = self.logdir / f"{len(self.parts) + i:02d}-{name}.log"
+            out = open(log, "w")
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env or os.environ.copy(),
                                     cwd=cwd or ROOT, start_new_session=True)
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
+            started.append((proc, out, log, time.perf_counter()))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done: dict[int, tuple[int, float, float, Path]] = {}
+        while len(done) < len(started):
+            for i, (proc, out, log, t0) in enumerate(started):
+                if i in done:
+                    continue
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                if deadline is not None and time.monotonic() > deadline:
+                if not pid and deadline is not None and time.monotonic() > deadline:
                     os.killpg(proc.pid, 9)
                     pid, status, usage = os.wait4(proc.pid, 0)
-                    break
+                if pid:
+                    out.close()
+                    # ru_maxrss: kB on Linux, the largest of the process and its waited children
+                    done[i] = (os.waitstatus_to_exitcode(status), time.perf_counter() - t0, usage.ru_maxrss / 1024, log)
+            if len(done) < len(started):
                 time.sleep(0.2)
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - t0
-        peak = usage.ru_maxrss / 1024  # kB on Linux: the largest of the process and its waited children
-        return code, wall, peak, log
+        return [done[i] for i in range(len(started))]
+
+    def run_parts(self, runs: list[tuple[str, list[str], Path | None]], env: dict[str, str] | None = None,
+                  cwd: Path | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Run every ``(name, argv, result file or None)`` at the same time; one entry each."""
+        self.log(f"[{time.strftime('%H:%M:%S')}] {', '.join(name for name, _, _ in runs)} ...")
+        entries = []
+        spawned = self._spawn([(name, argv) for name, argv, _ in runs], env, cwd, timeout)
+        for (name, _, result_file), (code, wall, peak, log) in zip(runs, spawned):
+            entry: dict[str, Any] = {"part": name, "exit_code": code, "wall_s": round(wall, 2),
+                                     "peak_rss_mb": round(peak, 1), "loadavg_after": list(os.getloadavg())}
+            if code != 0:
+                tail = log.read_text(errors="replace")[-2500:]
+                entry["error"] = tail
+                self.log(f"    {name} FAILED (exit {code}); log {log}:\n{tail}")
+            elif result_file is not None:
+                entry["result"] = json.loads(result_file.read_text())
+            self.log(f"    {name + ': ' if len(runs) > 1 else ''}{wall:.1f} s, peak RSS {peak:.0f} MB")
+            self.parts.append(entry)
+            entries.append(entry)
+        return entries
 
     def part(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
              result_file: Path | None = None, timeout: float | None = None) -> dict[str, Any]:
-        self.log(f"[{time.strftime('%H:%M:%S')}] {name} ...")
-        code, wall, peak, log = self._spawn(name, argv, env, cwd, timeout)
-        entry: dict[str, Any] = {"part": name, "exit_code": code, "wall_s": round(wall, 2),
-                                 "peak_rss_mb": round(peak, 1), "loadavg_after": list(os.getloadavg())}
-        if code != 0:
-            tail = log.read_text(errors="replace")[-2500:]
-            entry["error"] = tail
-            self.log(f"    FAILED (exit {code}); log {log}:\n{tail}")
-        elif result_file is not None:
-            entry["result"] = json.loads(result_file.read_text())
-        self.log(f"    {wall:.1f} s, peak RSS {peak:.0f} MB")
-        self.parts.append(entry)
-        return entry
+        return self.run_parts([(name, argv, result_file)], env, cwd, timeout)[0]
+
+    def _worker_run(self, name: str, kind: str, spec: dict[str, Any]) -> tuple[str, list[str], Path]:
+        result = self.logdir / f"{name}.json"
+        return name, [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--spec", json.dumps(spec),
+                      "--result", str(result)], result
 
     def worker(self, name: str, kind: str, spec: dict[str, Any], env: dict[str, str] | None = None) -> dict | None:
-        result = self.logdir / f"{name}.json"
-        argv = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--spec", json.dumps(spec),
-                "--result", str(result)]
-        entry = self.part(name, argv, env=env, result_file=result)
-        return entry.get("result")
+        return self.run_parts([self._worker_run(name, kind, spec)], env=env)[0].get("result")
 
     def workers_side_by_side(self, name: str, kind: str, specs: list[dict[str, Any]]) -> list[dict | None]:
         """Run one worker per spec, all at the same time (as hwlib's executor runs its
         trainings), each with its own log and peak RSS; return their results."""
-        self.log(f"[{time.strftime('%H:%M:%S')}] {name} ({len(specs)} processes side by side) ...")
-        running = []
-        for i, spec in enumerate(specs):
-            part = f"{name}-{i + 1}"
-            result = self.logdir / f"{part}.json"
-            log = self.logdir / f"{len(self.parts) + i:02d}-{part}.log"
-            argv = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--spec", json.dumps(spec),
-                    "--result", str(result)]
-            out = open(log, "w")
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(), cwd=ROOT,
-                                    start_new_session=True)
-            running.append({"part": part, "proc": proc, "out": out, "log": log, "result": result,
-                            "t0": time.perf_counter()})
-        entries: dict[str, dict[str, Any]] = {}
-        while len(entries) < len(running):
-            for r in running:
-                if r["part"] in entries:
-                    continue
-                pid, status, usage = os.wait4(r["proc"].pid, os.WNOHANG)
-                if not pid:
-                    continue
-                r["out"].close()
-                code = os.waitstatus_to_exitcode(status)
-                entry: dict[str, Any] = {"part": r["part"], "exit_code": code,
-                                         "wall_s": round(time.perf_counter() - r["t0"], 2),
-                                         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-                                         "loadavg_after": list(os.getloadavg())}
-                if code != 0:
-                    entry["error"] = r["log"].read_text(errors="replace")[-2500:]
-                    self.log(f"    {r['part']} FAILED (exit {code}); log {r['log']}:\n{entry['error']}")
-                else:
-                    entry["result"] = json.loads(r["result"].read_text())
-                entries[r["part"]] = entry
-            time.sleep(0.2)
-        ordered = [entries[r["part"]] for r in running]
-        self.parts.extend(ordered)
-        self.log("    " + ", ".join(f"{e['wall_s']:.1f} s" for e in ordered))
-        return [e.get("result") for e in ordered]
+        runs = [self._worker_run(f"{name}-{i + 1}", kind, spec) for i, spec in enumerate(specs)]
+        return [e.get("result") for e in self.run_parts(runs)]
 
     # -----------------------------------------------------------------------------------
     def sizes(self, dataset: str) -> dict[str, Any]:
@@ -468,8 +447,8 @@ def bench_side_by_side(b: Bench, args: argparse.Namespace, dataset: str) -> list
     first and last measurement, which cancels a drift of the machine's load); the two
     processes' ratios are reported with their mean."""
     variants = side_by_side_variants(args.quick)
-    again = {**variants[0], "label": "DEFAULT_ENGINE again", "again": True}
-    filler = {**variants[0], "label": "filler", "filler": True}
+    again = {**variants[0], "label": "DEFAULT_ENGINE again"}
+    filler = {**variants[0], "label": "filler"}
     spec = {**b.sizes(dataset), "kind": "hwlib", "variants": [*variants, again, filler]}
     got = b.workers_side_by_side(f"side-by-side-{dataset}", "fit", [spec, spec])
     if not all(got):
@@ -477,18 +456,17 @@ def bench_side_by_side(b: Bench, args: argparse.Namespace, dataset: str) -> list
     per_process = [{r["label"]: r for r in g["results"]} for g in got]
     base_label = variants[0]["label"]
     rows = []
+    bases = [statistics.mean((p[base_label]["images_per_s"], p[again["label"]]["images_per_s"])) for p in per_process]
+    drift = [round(p[again["label"]]["images_per_s"] / p[base_label]["images_per_s"], 3) for p in per_process]
     for v in variants:
         runs = [p[v["label"]] for p in per_process]
-        bases = [statistics.mean((p[base_label]["images_per_s"], p[again["label"]]["images_per_s"]))
-                 for p in per_process]
         ratios = [r["images_per_s"] / base for r, base in zip(runs, bases)]
         base = per_process[0][base_label]
         rows.append({"dataset": dataset, "lever": v["lever"], "setting": v["setting"], "label": v["label"],
                      "images_per_s": [r["images_per_s"] for r in runs],
                      "ratio_vs_default": [round(x, 3) for x in ratios],
                      "mean_ratio": round(statistics.mean(ratios), 3),
-                     "default_drift": [round(p[again["label"]]["images_per_s"] / p[base_label]["images_per_s"], 3)
-                                       for p in per_process],
+                     "default_drift": drift,
                      "final_test_accuracy": runs[0]["final_test_accuracy"],
                      "history_identical": runs[0]["history"] == base["history"],
                      "train_history_identical": (runs[0]["history"]["loss"] == base["history"]["loss"]
