@@ -427,7 +427,9 @@ def side_by_side_variants(quick: bool) -> list[dict[str, Any]]:
     out = [{"lever": "default", "setting": "DEFAULT_ENGINE", "engine": base,
             "label": f"DEFAULT_ENGINE (steps_per_execution={base['steps_per_execution']}, "
                      f"eval batch {base['eval_batch_size']}, {base['pipeline']})"}]
-    for k in (200,) if quick else (10, 200, "epoch"):
+    default_spe = base["steps_per_execution"]
+    settings = (50 if default_spe != 50 else 200,) if quick else (10, 50, 200, "epoch")
+    for k in (k for k in settings if k != default_spe):
         out.append({"lever": "steps_per_execution", "setting": str(k), "label": f"steps_per_execution={k}",
                     "engine": {**base, "steps_per_execution": 1 if k == "epoch" else k}})
     out.append({"lever": "eval_batch_size", "setting": "32", "label": "eval batch 32",

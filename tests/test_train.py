@@ -64,6 +64,22 @@ def test_training_batches_are_the_shuffled_slices_without_a_second_copy():
     assert not np.array_equal(epochs[0], other_seed)
 
 
+def test_prefetched_pipelines_have_autotuning_off_and_the_same_batches():
+    """The fixed prefetch (autotuning off: no stall when an iterator is deleted) yields what
+    ``prefetch(AUTOTUNE)`` yields, and the training and test pipelines of a fit both use it."""
+    import tensorflow as tf
+
+    from hwlib.train import PREFETCH_BATCHES, prefetched, training_batches
+
+    ds = tf.data.Dataset.range(50).batch(8).map(lambda i: i * 3)
+    fixed = prefetched(ds)
+    assert fixed.options().autotune.enabled is False
+    assert [b.numpy().tolist() for b in fixed] == [b.numpy().tolist() for b in ds.prefetch(tf.data.AUTOTUNE)]
+    assert "PrefetchDataset" in type(fixed._input_dataset).__name__ and PREFETCH_BATCHES >= 1
+    x = np.zeros((10, 2, 2, 1), np.float32)
+    assert training_batches(x, np.zeros(10, np.int32), 4, 0).options().autotune.enabled is False
+
+
 def test_store_hit_miss_and_force(tiny_env):
     logs = []
     exp = tiny()
