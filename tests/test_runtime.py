@@ -42,10 +42,10 @@ def same_run(a, b) -> None:
 
 
 # -- threads -------------------------------------------------------------------------------
-def test_import_hwlib_fixes_one_thread_per_pool():
-    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1" and os.environ["TF_NUM_INTEROP_THREADS"] == "1"
-    assert runtime.THREADS == {"intra_op": 1, "inter_op": 1}
-    assert DEFAULT_ENGINE.key_settings()["threads"] == runtime.THREADS
+def test_import_hwlib_fixes_the_thread_pools():
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1" and os.environ["TF_NUM_INTEROP_THREADS"] == "2"
+    assert runtime.THREADS == {"intra_op": 1, "inter_op": 2}
+    assert DEFAULT_ENGINE.key_settings()["threads"] == runtime.RESULT_THREADS == {"intra_op": 1}
 
 
 def test_training_refuses_a_tensorflow_started_with_other_threads(tiny_dir):
@@ -58,16 +58,41 @@ def test_training_refuses_a_tensorflow_started_with_other_threads(tiny_dir):
     assert "Import hwlib before TensorFlow" in out.stdout
 
 
-def _train_in_subprocess(store: Path, tiny_dir: Path, pin: bool) -> None:
+def test_another_inter_op_pool_is_accepted(tiny_dir):
+    """The inter-op threads do not change results: a TensorFlow started with three is fine."""
+    code = ("import tensorflow as tf; tf.config.threading.set_intra_op_parallelism_threads(1); "
+            "tf.config.threading.set_inter_op_parallelism_threads(3); "
+            "tf.constant(1.0) + 1; import hwlib; from hwlib.runtime import configure; configure(); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert out.stdout.strip() == "ok", out
+
+
+def _train_in_subprocess(store: Path, tiny_dir: Path, pin: bool, inter_op: int | None = None) -> None:
+    """``hwlib train`` of a tiny CIFAR-10 run in a fresh process (``pin``: on core 0 only;
+    ``inter_op``: that many inter-op threads instead of hwlib's)."""
     env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1")
     env.pop("TF_NUM_INTRAOP_THREADS", None)  # hwlib must set them itself
     env.pop("TF_NUM_INTEROP_THREADS", None)
-    cmd = [sys.executable, "-m", "hwlib.cli", "train", "cifar10-base", "--store", str(store), "--quiet",
-           *[a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]]
+    argv = ["train", "cifar10-base", "--store", str(store), "--quiet",
+            *[a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]]
+    other = "" if inter_op is None else (
+        f"runtime.THREADS['inter_op'] = {inter_op}; os.environ['TF_NUM_INTEROP_THREADS'] = '{inter_op}'; ")
+    code = f"import os, sys, hwlib; from hwlib import runtime; {other}from hwlib.cli import main; sys.exit(main({argv!r}))"
+    cmd = [sys.executable, "-c", code]
     if pin:
         cmd = ["taskset", "-c", "0", *cmd]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
+
+
+def _same_stores(a: Path, b: Path) -> None:
+    a, b = RunStore(a), RunStore(b)
+    assert a.keys() == b.keys() and len(a.keys()) == 1
+    key = a.keys()[0]
+    for name in ("history.csv", "metrics.json", "model.weights.h5"):
+        assert (a.path(key) / name).read_bytes() == (b.path(key) / name).read_bytes(), name
+    assert a.get(key).provenance["threads"] == runtime.THREADS  # what it ran with, beside the key
 
 
 @pytest.mark.skipif(shutil.which("taskset") is None or len(os.sched_getaffinity(0)) < 2,
@@ -75,11 +100,21 @@ def _train_in_subprocess(store: Path, tiny_dir: Path, pin: bool) -> None:
 def test_a_run_is_bit_identical_on_one_core_and_on_all(tmp_path, tiny_dir):
     _train_in_subprocess(tmp_path / "all", tiny_dir, pin=False)
     _train_in_subprocess(tmp_path / "one", tiny_dir, pin=True)
-    a, b = RunStore(tmp_path / "all"), RunStore(tmp_path / "one")
-    assert a.keys() == b.keys() and len(a.keys()) == 1
-    key = a.keys()[0]
-    for name in ("history.csv", "metrics.json", "model.weights.h5"):
-        assert (a.path(key) / name).read_bytes() == (b.path(key) / name).read_bytes(), name
+    _same_stores(tmp_path / "all", tmp_path / "one")
+
+
+def test_the_inter_op_threads_do_not_change_a_run(tmp_path, tiny_dir):
+    """Why they are not in the key: one inter-op thread or four, the same history and weights
+    (each operation is still computed by one thread; only independent ones overlap)."""
+    _train_in_subprocess(tmp_path / "two", tiny_dir, pin=False)
+    for n in (1, 4):
+        _train_in_subprocess(tmp_path / str(n), tiny_dir, pin=False, inter_op=n)
+        a, b = RunStore(tmp_path / "two"), RunStore(tmp_path / str(n))
+        assert a.keys() == b.keys() and len(a.keys()) == 1
+        key = a.keys()[0]
+        for name in ("history.csv", "metrics.json", "model.weights.h5"):
+            assert (a.path(key) / name).read_bytes() == (b.path(key) / name).read_bytes(), (n, name)
+        assert b.get(key).provenance["threads"] == {"intra_op": 1, "inter_op": n}
 
 
 # -- the engine ------------------------------------------------------------------------------
@@ -260,6 +295,41 @@ def test_prune_lists_then_deletes_only_older_code_versions(tiny_env, capsys):
     assert RunStore().keys() == [current.key]
     assert main(["store", "prune"]) == 0
     assert "nothing to prune" in capsys.readouterr().out
+
+
+def test_rekey_refiles_runs_keyed_with_the_inter_op_threads(tiny_env, capsys, monkeypatch):
+    """A run stored before the inter-op threads left the key is found again after `hwlib
+    store rekey --yes`: the same files under today's key, its provenance noting the old one."""
+    import hwlib.train as train
+
+    with monkeypatch.context() as m:  # the key rule before: both pools in the key
+        m.setattr(train, "RESULT_THREADS", {"intra_op": 1, "inter_op": 1})
+        old = run(tiny())
+    new = run(tiny())  # today's key: trains it again (not found)
+    assert new.key != old.key and new.trained
+    store = RunStore()
+    store.delete([new.key])
+    files = {name: (old.entry.path / name).read_bytes() for name in ("history.csv", "metrics.json")}
+    other = tiny_env / "runs" / "0123456789abcdef"  # keyed by settings no rule maps: left alone
+    shutil.copytree(old.entry.path, other)
+    config = json.loads((other / "config.json").read_text())
+    config["runtime"]["threads"] = {"intra_op": 2, "inter_op": 1}
+    (other / "config.json").write_text(json.dumps(config))
+
+    assert main(["store", "rekey"]) == 0
+    assert f"would re-file {old.key} as {new.key}  mnist-base" in capsys.readouterr().out
+    assert sorted(store.keys()) == sorted([old.key, "0123456789abcdef"])
+    assert main(["store", "rekey", "--yes"]) == 0
+    assert f"re-filed {old.key} as {new.key}" in capsys.readouterr().out
+    assert sorted(store.keys()) == sorted([new.key, "0123456789abcdef"])
+    found = run(tiny(), train=False)  # found, not trained
+    assert found.key == new.key and not found.trained
+    assert {name: (found.entry.path / name).read_bytes() for name in files} == files
+    assert found.entry.config["runtime"]["threads"] == {"intra_op": 1}
+    assert found.provenance["rekeyed_from"] == old.key
+    assert found.provenance["threads"] == {"intra_op": 1, "inter_op": 2}  # what it trained with
+    assert main(["store", "rekey"]) == 0
+    assert "nothing to re-file" in capsys.readouterr().out
 
 
 # -- the private Keras hook ------------------------------------------------------------------------

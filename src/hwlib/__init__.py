@@ -6,8 +6,8 @@ import sys as _sys
 # Keep TensorFlow's C++ start-up chatter (oneDNN, absl) out of notebooks and the CLI.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Every run trains with one intra-op and one inter-op thread (the thread count changes the
-# results): set before TensorFlow starts, so any later import of it in this process obeys.
+# Every run trains with one intra-op thread (the thread count changes the results) and two
+# inter-op threads: set before TensorFlow starts, so any later import of it in this process obeys.
 from hwlib import runtime as _runtime  # noqa: E402
 
 _runtime.note_import_order("tensorflow" in _sys.modules)

@@ -155,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
         "prune", help="list (and with --yes delete) stored runs of an older training-code version")
     prune.add_argument("--store", metavar="PATH", help="run store folder (default: $HWLIB_STORE, else results/)")
     prune.add_argument("--yes", action="store_true", help="delete them (without it: only list them)")
+    rekey = store_sub.add_parser(
+        "rekey", help="list (and with --yes re-file) stored runs keyed by an earlier rule whose "
+                      "results today's code gives bit-identically (the inter-op threads left the key)")
+    rekey.add_argument("--store", metavar="PATH", help="run store folder (default: $HWLIB_STORE, else results/)")
+    rekey.add_argument("--yes", action="store_true", help="re-file them (without it: only list them)")
     return parser
 
 
@@ -320,9 +325,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_store(args: argparse.Namespace) -> int:
     from hwlib import store as hwstore
-    from hwlib.train import TRAIN_CODE_VERSION
+    from hwlib.train import TRAIN_CODE_VERSION, rekey
 
     s = hwstore.RunStore(args.store)
+    if args.store_command == "rekey":
+        moves = rekey(s, apply=args.yes)
+        for key, new_key, name in moves:
+            _print(f"{'re-filed' if args.yes else 'would re-file'} {key} as {new_key}  {name}")
+        if not moves:
+            _print(f"Every run in {s.root} is filed under the key today's code gives it: nothing to re-file.")
+        elif args.yes:
+            _print(f"Re-filed {len(moves)} run(s) in {s.root} under today's keys (results unchanged).")
+        else:
+            _print(f"\n{len(moves)} run(s) keyed by an earlier rule. Run `hwlib store rekey --yes` to "
+                   "re-file them under today's keys.")
+        return 0
     old = s.superseded(TRAIN_CODE_VERSION)
     if not old:
         _print(f"Every run in {s.root} was trained by training-code version {TRAIN_CODE_VERSION}: nothing to prune.")

@@ -5,7 +5,7 @@ weights) and returns their :class:`~hwlib.train.Run` objects, in order. Runs alr
 the store are read, not trained; the others are trained
 
 * ``scheduler=None`` (the default): on ``workers`` local processes, by default one per
-  core (:func:`default_workers`), each training one run at a time with one TensorFlow
+  core (:func:`default_workers`), each training one run at a time with one intra-op
   thread (:mod:`hwlib.runtime`), so a run is bit-identical to the same run trained
   alone by ``hwlib train``. The workers take the runs by tier (a study's priorities,
   :attr:`Task.tier`), then longest first (estimated from stored epoch timings,
@@ -111,9 +111,9 @@ def parse_scheduler(spec: str) -> Scheduler:
 # ---------------------------------------------------------------------------------------
 def default_workers(n_runs: int) -> int:
     """Local training processes for ``n_runs`` runs: one per core this process may use (each
-    trains with one thread: the small networks of the homework gain little from a second
-    thread, two processes on two cores finish two runs 1.4-1.8x sooner than one after
-    another), at most one per run, and at most one per :data:`WORKER_MEMORY` of free memory."""
+    splits an operation over one thread: two processes on two cores finish two runs 1.4-1.8x
+    sooner than one after another), at most one per run, and at most one per
+    :data:`WORKER_MEMORY` of free memory."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -326,7 +326,7 @@ def _train_locally(tasks: list[Task], store: RunStore, workers: int | None, forc
     estimates = _estimates(tasks, store)
     bar = progress.Progress(estimates, n_workers, log, order=schedule(tasks, estimates))
     if log:
-        log(f"{len(tasks)} run(s) to train on {n_workers} worker process(es) (one thread each), "
+        log(f"{len(tasks)} run(s) to train on {n_workers} worker process(es), "
             f"estimated {progress.duration(bar.total_estimate())}")
     if n_workers == 1:
         for j, t in enumerate(tasks):

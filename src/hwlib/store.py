@@ -199,6 +199,31 @@ class RunStore:
             os.rename(path, aside)
             shutil.rmtree(aside)
 
+    def refile(self, key: str, new_key: str, rewrite: dict[str, str]) -> Entry:
+        """File the entry ``key`` as ``new_key``, with the files named in ``rewrite`` replaced
+        by their new text (a fresh manifest): the run's history, metrics and weights are
+        copied unchanged. The new entry is complete before the old one is deleted; if
+        ``new_key`` is already stored, only the old entry is deleted."""
+        self.verify(key)
+        with self.lock(new_key):
+            if not self.path(new_key).is_dir():
+                tmp = self.begin(new_key)
+                try:
+                    for p in sorted(self.path(key).iterdir()):
+                        if p.name == MANIFEST:
+                            continue
+                        if p.name in rewrite:
+                            (tmp / p.name).write_text(rewrite[p.name])
+                        else:
+                            shutil.copy2(p, tmp / p.name)
+                    self.commit(new_key, tmp)
+                except BaseException:
+                    self.abort(tmp)
+                    raise
+            self.verify(new_key)
+        self.delete([key])
+        return Entry(self.path(new_key))
+
     # -- writing ---------------------------------------------------------------------------
     def _check_writable(self) -> None:
         try:

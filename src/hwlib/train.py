@@ -34,7 +34,7 @@ from typing import Any
 from hwlib import __version__
 from hwlib.config import Experiment, validate
 from hwlib.errors import ConfigError, StoreError
-from hwlib.runtime import THREADS, catch_interrupts, private_seed_draws, seed_everything
+from hwlib.runtime import RESULT_THREADS, THREADS, catch_interrupts, private_seed_draws, seed_everything
 from hwlib.store import WEIGHTS, Entry, RunStore, run_key
 
 # Bump when a change to the code that trains (this module, hwlib.models, hwlib.runtime, the
@@ -42,6 +42,8 @@ from hwlib.store import WEIGHTS, Entry, RunStore, run_key
 # again (the version is part of the store key). tests/test_code_version.py records a hash
 # of each such function and fails when one changes while this stays the same.
 # 2: one intra-op and one inter-op thread per process; the engine's result settings in the key.
+# (Since then the inter-op threads, two, left the key: the same weights, so not a new version;
+# `hwlib store rekey` re-filed the runs keyed with them.)
 TRAIN_CODE_VERSION = "2"
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy")
 
@@ -66,7 +68,7 @@ class Engine:
     def key_settings(self) -> dict[str, Any]:
         """What of the engine and the runtime decides a run's history: part of its key."""
         return {"pipeline": self.pipeline, "eval_batch_size": self.eval_batch_size,
-                "jit_compile": self.jit_compile, "threads": dict(THREADS)}
+                "jit_compile": self.jit_compile, "threads": dict(RESULT_THREADS)}
 
 
 PLAIN_KERAS = Engine()
@@ -321,6 +323,56 @@ def key_for(exp: Experiment, data_fingerprint: str, engine: Engine = DEFAULT_ENG
     return run_key(exp.config_dict(), data_fingerprint, TRAIN_CODE_VERSION, engine.key_settings())
 
 
+# Key settings of earlier code whose runs are today's, tested bit-identical: until the inter-op
+# threads left the key (they only decide which independent operations run at the same time,
+# tests/test_runtime.py), every run was keyed with one of them.
+_EQUIVALENT_THREADS = ({"intra_op": 1, "inter_op": 1},)
+
+
+def rekeyed(config: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(key, config)`` under which today's code files a stored run keyed by an earlier
+    rule (:data:`_EQUIVALENT_THREADS`), or ``None`` when its key is today's (or it is not
+    such a run: another training-code version, or a key its recorded settings do not give)."""
+    try:
+        if config.get("train_code_version") != TRAIN_CODE_VERSION:
+            return None
+        exp_config = Experiment.from_dict(config["experiment"]).config_dict()
+        fingerprint, runtime = config["data_fingerprint"], config["runtime"]
+        if run_key(exp_config, fingerprint, TRAIN_CODE_VERSION, runtime) != config["key"]:
+            return None
+        if runtime.get("threads") not in _EQUIVALENT_THREADS:
+            return None
+    except (KeyError, TypeError, AttributeError, ConfigError):
+        return None
+    runtime = {**runtime, "threads": dict(RESULT_THREADS)}
+    key = run_key(exp_config, fingerprint, TRAIN_CODE_VERSION, runtime)
+    return (key, {**config, "key": key, "runtime": runtime}) if key != config["key"] else None
+
+
+def rekey(store: RunStore, apply: bool = False) -> list[tuple[str, str, str]]:
+    """``(key, new key, name)`` of every run in ``store`` that today's code files under
+    another key (:func:`rekeyed`); with ``apply``, each is re-filed under its new key, its
+    provenance noting the old key and the threads it trained with."""
+    moves = []
+    for key in store.keys():
+        try:
+            config = json.loads((store.path(key) / "config.json").read_text())
+            provenance = json.loads((store.path(key) / "provenance.json").read_text())
+        except (OSError, ValueError):
+            continue
+        found = rekeyed(config) if isinstance(config, dict) and config.get("key") == key else None
+        if found is None:
+            continue
+        new_key, new_config = found
+        moves.append((key, new_key, str(config.get("name", "?"))))
+        if apply:
+            provenance = {**provenance, "threads": provenance.get("threads", config["runtime"]["threads"]),
+                          "rekeyed_from": key}
+            store.refile(key, new_key, {"config.json": _dumps(new_config),
+                                        "provenance.json": _dumps(provenance)})
+    return moves
+
+
 def _stored(exp: Experiment, key: str, store: RunStore, weights: bool,
             log: Callable[[str], None] | None) -> Run | None:
     entry = store.get(key, need_weights=weights)
@@ -415,6 +467,7 @@ def _write_entry(tmp: Path, exp: Experiment, key: str, data: Any, model: Any, hi
         "git": _git_commit(),
         "data_source": str(data.source),
         "engine": dataclasses.asdict(engine),
+        "threads": dict(THREADS),
         "wall_seconds": round(wall, 3),
         "epoch_seconds": [round(s, 3) for s in seconds],
         "epochs_per_second": round(len(seconds) / sum(seconds), 5),
@@ -435,5 +488,9 @@ def _write_entry(tmp: Path, exp: Experiment, key: str, data: Any, model: Any, hi
         bare.save_weights(tmp / WEIGHTS)
 
 
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=1, sort_keys=False) + "\n"
+
+
 def _dump(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n")
+    path.write_text(_dumps(obj))
