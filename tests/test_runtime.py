@@ -48,24 +48,28 @@ def test_import_hwlib_fixes_the_thread_pools():
     assert DEFAULT_ENGINE.key_settings()["threads"] == runtime.RESULT_THREADS == {"intra_op": 1}
 
 
+def _configure_after_tensorflow_started_with(threads: str) -> str:
+    """What :func:`hwlib.runtime.configure` prints in a process whose TensorFlow started with
+    ``threads`` (``tf.config.threading`` calls) before hwlib was imported."""
+    code = (f"import tensorflow as tf; {threads}; tf.constant(1.0) + 1; import hwlib; "
+            "from hwlib.runtime import configure\n"
+            "try:\n    configure()\n    print('ok')\nexcept Exception as e:\n    print(type(e).__name__, e)")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout
+
+
 def test_training_refuses_a_tensorflow_started_with_other_threads(tiny_dir):
-    code = ("import tensorflow as tf; tf.config.threading.set_intra_op_parallelism_threads(2); "
-            "tf.constant(1.0) + 1; import hwlib; from hwlib.runtime import configure\n"
-            "try:\n    configure()\nexcept Exception as e:\n    print(type(e).__name__, e)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert out.stdout.startswith("ConfigError TensorFlow in this process already runs with 2 intra-op"), out
-    assert "Import hwlib before TensorFlow" in out.stdout
+    out = _configure_after_tensorflow_started_with("tf.config.threading.set_intra_op_parallelism_threads(2)")
+    assert out.startswith("ConfigError TensorFlow in this process already runs with 2 intra-op"), out
+    assert "Import hwlib before TensorFlow" in out
 
 
 def test_another_inter_op_pool_is_accepted(tiny_dir):
     """The inter-op threads do not change results: a TensorFlow started with three is fine."""
-    code = ("import tensorflow as tf; tf.config.threading.set_intra_op_parallelism_threads(1); "
-            "tf.config.threading.set_inter_op_parallelism_threads(3); "
-            "tf.constant(1.0) + 1; import hwlib; from hwlib.runtime import configure; configure(); print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert out.stdout.strip() == "ok", out
+    out = _configure_after_tensorflow_started_with(
+        "tf.config.threading.set_intra_op_parallelism_threads(1); "
+        "tf.config.threading.set_inter_op_parallelism_threads(3)")
+    assert out.strip() == "ok", out
 
 
 def _train_in_subprocess(store: Path, tiny_dir: Path, pin: bool, inter_op: int | None = None) -> None:
