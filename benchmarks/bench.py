@@ -257,7 +257,7 @@ def _study_experiments(spec: dict[str, Any]) -> list[Any]:
 
 
 def _default_threads() -> None:
-    """Undo hwlib's one-thread setting for this process (``import hwlib`` sets the variables;
+    """Undo hwlib's thread settings for this process (``import hwlib`` sets the variables;
     TensorFlow reads them when it starts): plain Keras runs with TensorFlow's defaults."""
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ.pop(name, None)
@@ -420,7 +420,7 @@ def lever_variants(quick: bool) -> list[dict[str, Any]]:
 
 def side_by_side_variants(quick: bool) -> list[dict[str, Any]]:
     """DEFAULT_ENGINE, then DEFAULT_ENGINE with one setting changed: the engine levers
-    re-measured as hwlib's executor runs them (two one-thread trainings side by side)."""
+    re-measured as hwlib's executor runs them (two trainings side by side)."""
     from hwlib.train import DEFAULT_ENGINE
 
     base = asdict(DEFAULT_ENGINE)
