@@ -69,10 +69,8 @@ def configure() -> None:
         return
     except RuntimeError:  # the runtime is already up: check what it runs with
         pass
-    got = {"intra_op": threading_api.get_intra_op_parallelism_threads(),
-           "inter_op": threading_api.get_inter_op_parallelism_threads()}
-    from_env = {"intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS"),
-                "inter_op": os.environ.get("TF_NUM_INTEROP_THREADS")}
+    got = {"intra_op": threading_api.get_intra_op_parallelism_threads()}  # the pools of RESULT_THREADS
+    from_env = {"intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS")}
     for pool, want in RESULT_THREADS.items():
         if got[pool] == want or (got[pool] == 0 and from_env[pool] == str(want) and _ENV_BEFORE_TF):
             continue

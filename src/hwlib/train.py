@@ -355,9 +355,9 @@ def rekey(store: RunStore, apply: bool = False) -> list[tuple[str, str, str]]:
     provenance noting the old key and the threads it trained with."""
     moves = []
     for key in store.keys():
+        entry = Entry(store.path(key))
         try:
-            config = json.loads((store.path(key) / "config.json").read_text())
-            provenance = json.loads((store.path(key) / "provenance.json").read_text())
+            config, provenance = entry.config, entry.provenance
         except (OSError, ValueError):
             continue
         found = rekeyed(config) if isinstance(config, dict) and config.get("key") == key else None
