@@ -119,6 +119,12 @@ def test_readme_table_shows_ratios_against_targets(tmp_path):
                             "ratio_vs_default": [1.1, 0.9], "mean_ratio": 1.0, "history_identical": True}]
     assert "| mnist: steps_per_execution=200 | 900 / 800 | 1.10 / 0.90 (1.00) | yes |" in bench.readme_table(out)
     assert "| mnist: hwlib fit, jit_compile=True | 900 | 1.01 | 1.20 | yes |" in table
+    assert "the whole study" not in table  # not measured (no --full-reproduction)
+    out["full_reproduction"] = {"wall_s": 8100.4, "peak_rss_mb": 900, "exit_code": 0, "runs": 142}
+    assert ("| the whole study, `hwlib reproduce --study` into an empty store (142 runs) | 2 h 15 min | – | – "
+            "| ≤ 2.5 h |") in bench.readme_table(out)
+    out["full_reproduction"]["exit_code"] = 1  # a failed reproduction is no measurement
+    assert "the whole study" not in bench.readme_table(out)
     readme = tmp_path / "README.md"
     readme.write_text(f"head\n{bench.TABLE_START}\nold\n{bench.TABLE_END}\ntail\n")
     bench.write_readme_table(out, readme)
