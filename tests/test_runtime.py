@@ -282,6 +282,63 @@ def test_an_interrupt_swallowed_during_training_still_stores_nothing(tiny_env, m
     assert not runs.exists() or list(runs.iterdir()) == []
 
 
+
+def test_a_second_interrupt_does_not_cut_the_clean_up_short(tiny_env, monkeypatch, sigint_delivered):
+    """Ctrl-C can reach a run twice (the terminal's, to the whole process group, then its
+    command stopping its workers): the second must not stop the removal of the run's
+    temporary folder that the first started."""
+    from hwlib import train
+
+    def interrupted_fit(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10**6):  # the handler raises here
+            pass
+        raise AssertionError("SIGINT was not delivered")
+
+    real_abort = RunStore.abort
+    seen = []
+
+    def abort_interrupted_again(self, tmp):
+        seen.append(tmp.exists())
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while cleaning up
+        for _ in range(10**5):
+            pass
+        real_abort(self, tmp)
+
+    monkeypatch.setattr(train, "fit", interrupted_fit)
+    monkeypatch.setattr(RunStore, "abort", abort_interrupted_again)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny())
+    assert seen == [True]
+    assert list((tiny_env / "runs").iterdir()) == []  # neither entry nor temporary folder
+
+
+def _linger_in_the_store(store: str, ready) -> None:
+    """A worker that ignores Ctrl-C while it holds a temporary folder in ``store``."""
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    RunStore(store).begin("0123456789abcdef")
+    ready.set()
+    time.sleep(600)
+
+
+def test_stopping_kills_a_lingering_worker_and_removes_its_folder(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from hwlib import executor
+
+    monkeypatch.setattr(executor, "STOP_GRACE", 1.0)
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    worker = ctx.Process(target=_linger_in_the_store, args=(str(tmp_path), ready), daemon=True)
+    worker.start()
+    assert ready.wait(120)
+    assert [p.name[:21] for p in (tmp_path / "runs").iterdir()] == [".tmp-0123456789abcdef"]
+    executor._stop([worker], RunStore(tmp_path))
+    assert not worker.is_alive() and worker.exitcode == -signal.SIGKILL
+    assert list((tmp_path / "runs").iterdir()) == []
+
 # -- the store ----------------------------------------------------------------------------------
 def test_prune_lists_then_deletes_only_older_code_versions(tiny_env, capsys):
     current = run(tiny())

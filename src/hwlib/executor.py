@@ -340,10 +340,15 @@ def _train_locally(tasks: list[Task], store: RunStore, workers: int | None, forc
 # inherit) that takes (index, task) pairs from a task queue until it gets None, and sends
 # ("line", text), ("done", index, result) or ("error", index, exception) to a result queue.
 _BUSY = False  # whether this worker is training now: a Ctrl-C then interrupts the run
+_STOPPING = False  # whether a Ctrl-C interrupted the run: it is being cleaned up
 
 
 def _worker_interrupted(signum: int, frame: Any) -> None:
+    global _STOPPING
+    if _STOPPING:  # Ctrl-C again (terminal, then the command): let the clean-up finish
+        return
     if _BUSY:
+        _STOPPING = True
         raise KeyboardInterrupt
     os._exit(130)  # idle: nothing to clean up
 
@@ -449,7 +454,7 @@ def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
             finished(index, _stored_run(tasks[index], out, store))
             bar.finished(index, _describe(tasks[index].experiment))
     except BaseException:
-        _stop(procs)
+        _stop(procs, store)
         raise
     finally:
         for q in (todo, results):  # never wait at exit for data nobody will read
@@ -459,23 +464,33 @@ def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
         p.join()
 
 
-def _stop(procs: list[Any]) -> None:
-    """Stop the workers now (Ctrl-C or an error): each is interrupted (its run leaves no
-    entry and removes its temporary folder), then killed if it lingers."""
+def _stop(procs: list[Any], store: RunStore) -> None:
+    """Stop the workers now (Ctrl-C or an error) and return when every one has exited: each
+    is interrupted (its run leaves no entry and removes its temporary folder), and killed if
+    it lingers past :data:`STOP_GRACE`; the folder of a killed one is then removed here. A
+    further Ctrl-C meanwhile is ignored (at most :data:`STOP_GRACE` seconds), so the command
+    never returns while a worker still writes to the store."""
     import signal
 
-    for p in procs:
-        if p.is_alive() and p.pid:
-            try:
-                os.kill(p.pid, signal.SIGINT)
-            except OSError:
-                pass
-    deadline = time.monotonic() + STOP_GRACE
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-        if p.is_alive():
-            p.kill()
-            p.join()
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        for p in procs:
+            if p.is_alive() and p.pid:
+                try:
+                    os.kill(p.pid, signal.SIGINT)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + STOP_GRACE
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join()
+        store.clean_stale()  # the folders of killed workers (their processes are gone now)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 def _run_on_cluster(tasks: list[Task], store: RunStore, scheduler: Scheduler, force: bool,

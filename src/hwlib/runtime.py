@@ -69,18 +69,17 @@ def configure() -> None:
         return
     except RuntimeError:  # the runtime is already up: check what it runs with
         pass
-    got = {"intra_op": threading_api.get_intra_op_parallelism_threads()}  # the pools of RESULT_THREADS
-    from_env = {"intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS")}
-    for pool, want in RESULT_THREADS.items():
-        if got[pool] == want or (got[pool] == 0 and from_env[pool] == str(want) and _ENV_BEFORE_TF):
-            continue
-        raise ConfigError(
-            f"TensorFlow in this process already runs with {got[pool] or 'its default number of'} "
-            f"{pool.replace('_', '-')} threads, but every hwlib run trains with {want} (the thread "
-            "configuration is part of what a run is). Import hwlib before TensorFlow (or set "
-            + " ".join(f"{k}={v}" for k, v in THREAD_ENV.items())
-            + " before starting Python), then train again in a fresh process."
-        )
+    got, want = threading_api.get_intra_op_parallelism_threads(), RESULT_THREADS["intra_op"]
+    set_by_hwlib = os.environ.get("TF_NUM_INTRAOP_THREADS") == str(want) and _ENV_BEFORE_TF
+    if got == want or (got == 0 and set_by_hwlib):  # 0: TensorFlow's "from the environment"
+        return
+    raise ConfigError(
+        f"TensorFlow in this process already runs with {got or 'its default number of'} intra-op "
+        f"threads, but every hwlib run trains with {want} (the thread configuration is part of what "
+        "a run is). Import hwlib before TensorFlow (or set "
+        + " ".join(f"{k}={v}" for k, v in THREAD_ENV.items())
+        + " before starting Python), then train again in a fresh process."
+    )
 
 
 # Whether hwlib set the thread variables before TensorFlow was imported (hwlib/__init__).
@@ -176,13 +175,17 @@ class Interrupts:
 
 @contextlib.contextmanager
 def catch_interrupts() -> Iterator[Interrupts]:
-    """Record every SIGINT (Ctrl-C) while the block runs, then let Python raise it as usual.
+    """Record every SIGINT (Ctrl-C) while the block runs, and raise the first as usual.
 
     A ``KeyboardInterrupt`` raised while Python runs a finalizer (``__del__`` of a
     TensorFlow object, a weakref callback) is printed as "Exception ignored" and lost; the
     run would then go on and be stored. With the record, :meth:`Interrupts.check` before
-    the run is stored raises it again. Off the main thread (signals are delivered to the
-    main thread only) and where SIGINT is ignored, nothing is changed.
+    the run is stored (and after every epoch) raises it again. A second SIGINT after the
+    first is ignored within the block: it would cut short the clean-up the first one
+    started (the removal of the run's temporary folder). That is what happens when Ctrl-C
+    reaches a worker twice: once from the terminal, to the whole process group, then from
+    its command stopping it. Off the main thread (signals are delivered to the main thread
+    only) and where SIGINT is ignored, nothing is changed.
     """
     state = Interrupts()
     if threading.current_thread() is not threading.main_thread():
@@ -194,6 +197,8 @@ def catch_interrupts() -> Iterator[Interrupts]:
         return
 
     def handler(signum: int, frame: Any) -> None:
+        if state.seen:  # being handled: let its clean-up finish
+            return
         state.seen = True
         if callable(previous):
             previous(signum, frame)
