@@ -37,6 +37,15 @@ def write_tiny(folder: Path, **kwargs) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory) -> Path:
+    """hwlib's cache (:func:`hwlib.data.cache_dir`) in a folder of this test session, for
+    this process and the commands it starts: tests neither read nor fill the user's."""
+    folder = tmp_path_factory.mktemp("hwlib-cache")
+    os.environ["HWLIB_CACHE_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     """A folder with tiny mnist.npz and cifar10.npz (non-canonical sizes)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import sys
 import tarfile
 from pathlib import Path
@@ -404,6 +405,116 @@ def test_load_is_cached_until_the_file_changes(tmp_path: Path) -> None:
     reloaded = data.load("mnist", path, strict=False)
     assert reloaded.x_train.shape[0] == 30 and reloaded.fingerprint != first.fingerprint
 
+
+
+def test_identify_gives_what_load_gives_and_remembers_it_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HWLIB_CACHE_DIR", str(tmp_path / "cache"))
+    path = tiny_mnist(tmp_path, seed=1)
+    first = data.identify("mnist", path, strict=False)  # read and checked: nothing remembered yet
+    loaded = data.load("mnist", path, strict=False)
+    assert first == data.Identity(loaded.fingerprint, {"train": 20, "test": 10}, {"train": 10, "test": 10})
+    assert (tmp_path / "cache" / "fingerprints.json").is_file()
+
+    def no_reading(*args: Any) -> None:
+        raise AssertionError("identify read the file although it is remembered")
+
+    data.clear_cache()  # a new process: only the file on disk knows it
+    with monkeypatch.context() as m:
+        m.setattr(data, "_read_checked", no_reading)
+        assert data.identify("mnist", tmp_path, strict=False) == first
+        with pytest.raises(AssertionError, match="although it is remembered"):  # checked leniently only
+            data.identify("mnist", path, strict=True)
+    tiny_mnist(tmp_path, n_train=30, seed=2)  # the file changes: read again
+    changed = data.identify("mnist", path, strict=False)
+    assert changed.fingerprint == data.load("mnist", path, strict=False).fingerprint != first.fingerprint
+    assert changed.n == {"train": 30, "test": 10}
+
+
+def test_identify_checks_the_file_as_load_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HWLIB_CACHE_DIR", str(tmp_path / "cache"))
+    arrays = make_arrays("mnist")
+    arrays["y_train"][0] = 12
+    path = write_npz(tmp_path / "mnist.npz", arrays)
+    with pytest.raises(DataError, match="1 label\\(s\\) outside 0..9"):
+        data.identify("mnist", path, strict=False)
+    assert not (tmp_path / "cache" / "fingerprints.json").exists()  # nothing remembered of a bad file
+    with pytest.raises(DataError, match="the train split has 20 images, but the full mnist dataset has 60000"):
+        data.identify("mnist", tiny_mnist(tmp_path / "ok"), strict=True)
+
+
+
+def test_load_reads_the_uncompressed_copy_only_when_it_holds_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HWLIB_CACHE_DIR", str(tmp_path / "cache"))
+    path = tiny_mnist(tmp_path, seed=4)
+    first = data.load("mnist", path, strict=False)
+    copy = tmp_path / "cache" / "arrays" / first.fingerprint
+    assert sorted(p.name for p in copy.iterdir()) == ["x_test.npy", "x_train.npy", "y_test.npy", "y_train.npy"]
+    reads = []
+    real_reader = data._READERS["npz"]
+    monkeypatch.setitem(data._READERS, "npz", lambda p: reads.append(p) or real_reader(p))
+
+    def again() -> data.Dataset:
+        data.clear_cache()  # a new process
+        return data.load("mnist", path, strict=False)
+
+    same = again()
+    assert reads == [] and same.fingerprint == first.fingerprint
+    np.testing.assert_array_equal(same.x_train, first.x_train)
+    np.testing.assert_array_equal(same.y_test, first.y_test)
+    x = np.load(copy / "x_train.npy")
+    x[0, 0, 0] ^= 1  # the copy damaged: not those bytes any more
+    np.save(copy / "x_train.npy", x)
+    damaged = again()
+    assert reads == [path] and damaged.fingerprint == first.fingerprint
+    np.testing.assert_array_equal(damaged.x_train, first.x_train)
+    again()
+    assert reads == [path]  # the damaged copy was replaced by a good one
+    tiny_mnist(tmp_path, n_train=30, seed=5)  # a new file: its own copy, the old one dropped
+    new = again()
+    assert len(reads) == 2 and new.fingerprint != first.fingerprint
+    assert [p.name for p in (tmp_path / "cache" / "arrays").iterdir()] == [new.fingerprint]
+
+@pytest.mark.parametrize("cache", ["garbage", "unwritable"])
+def test_a_broken_cache_costs_a_read_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: str
+) -> None:
+    folder = tmp_path / "cache"
+    if cache == "garbage":
+        folder.mkdir()
+        (folder / "fingerprints.json").write_text("{not json")
+    else:
+        folder.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("HWLIB_CACHE_DIR", str(folder))
+    path = tiny_mnist(tmp_path, seed=3)
+    want = data.load("mnist", path, strict=False).fingerprint
+    data.clear_cache()
+    assert data.identify("mnist", path, strict=False).fingerprint == want
+
+
+def test_identity_checks_subset_sizes_as_subset_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HWLIB_CACHE_DIR", str(tmp_path / "cache"))
+    path = tiny_mnist(tmp_path)
+    full, identity = data.load("mnist", path, strict=False), data.identify("mnist", path, strict=False)
+    identity.check_subset("mnist", 20, None)
+    for n_train, n_test in ((21, None), (None, 11), (9, None), (None, 0)):
+        with pytest.raises(DataError) as by_subset:
+            full.subset(n_train, n_test)
+        with pytest.raises(DataError, match=f"^{re.escape(str(by_subset.value))}$"):
+            identity.check_subset("mnist", n_train, n_test)
+
+
+def test_cache_dir_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HWLIB_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert data.cache_dir() == tmp_path / "home" / ".cache" / "hwlib"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.cache_dir() == tmp_path / "xdg" / "hwlib"
+    monkeypatch.setenv("HWLIB_CACHE_DIR", str(tmp_path / "mine"))
+    assert data.cache_dir() == tmp_path / "mine"
 
 # --- subsets --------------------------------------------------------------------------
 

@@ -99,6 +99,27 @@ def test_store_hit_miss_and_force(tiny_env):
     assert model.get_layer("conv1").filters == 4
 
 
+
+def test_finding_a_stored_run_reads_no_pixels(tiny_env, monkeypatch):
+    """A command decides what is stored from the data's remembered fingerprint: a new
+    process does not load (CIFAR-10: seconds) a dataset it will not train on."""
+    from hwlib import data
+    from hwlib.errors import DataError
+    from hwlib.train import find
+
+    stored = run(tiny())
+    data.clear_cache()  # a new process
+
+    def no_pixels(*args, **kwargs):
+        raise AssertionError("the dataset was read")
+
+    monkeypatch.setattr(data, "_read_checked", no_pixels)
+    monkeypatch.setattr(data, "_cached_arrays", no_pixels)
+    assert find(tiny()).key == stored.key
+    assert find(tiny(seed=1)) is None
+    with pytest.raises(DataError, match="^n_train=201 is more than the 200 train images of mnist"):
+        find(tiny(n_train=201))
+
 def test_entry_without_weights_is_retrained_when_weights_are_needed(tiny_env):
     exp = tiny()
     r = run(exp, weights=False)

@@ -374,10 +374,11 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
     if os.getppid() != parent:  # the parent died before the line above took effect
         os._exit(1)
     signal.signal(signal.SIGINT, _worker_interrupted)
+    threading.Thread(target=_import_tensorflow, name="import-tensorflow", daemon=True).start()
     while True:
         item = todo.get()
         if item is None:
-            return
+            _exit_now(results)
         index, task = item
         exp = task.experiment
         what, own = f"{_describe(exp)} [{exp.key()[:6]}]", f"{exp.name}: "
@@ -394,6 +395,30 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
         finally:
             _BUSY = False
         results.put(("done", index, out))
+
+
+def _import_tensorflow() -> None:
+    """Import TensorFlow and Keras (about 3 s) while the worker's main thread waits for its
+    first task and loads its dataset: the run then starts that much sooner."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    except Exception:  # the run imports them again, and reports what fails
+        pass
+
+
+def _exit_now(results: Any) -> None:
+    """End this worker once its messages are sent, without tearing down its interpreter:
+    with TensorFlow loaded that takes more than a second, which the command would wait for
+    (every run is in the store by now)."""
+    import sys
+
+    results.close()
+    results.join_thread()  # every message is in the pipe
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def schedule(tasks: Sequence[Task], estimates: Sequence[float]) -> list[int]:

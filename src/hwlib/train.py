@@ -387,9 +387,13 @@ def find(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, 
          data_dir: str | os.PathLike | None = None, engine: Engine = DEFAULT_ENGINE,
          log: Callable[[str], None] | None = None) -> Run | None:
     """The stored run of ``exp`` (with weights if ``weights``), or ``None``: never trains."""
+    from hwlib import data as hwdata
+
     validate(exp)
     store = store if isinstance(store, RunStore) else RunStore(store)
-    return _stored(exp, key_for(exp, load_data(exp, data_dir).fingerprint, engine), store, weights, log)
+    identity = hwdata.identify(exp.dataset, data_dir)  # the data's fingerprint, without loading it
+    identity.check_subset(exp.dataset, exp.train.n_train, exp.train.n_test)
+    return _stored(exp, key_for(exp, identity.fingerprint, engine), store, weights, log)
 
 
 def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, force: bool = False,
