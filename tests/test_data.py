@@ -406,7 +406,6 @@ def test_load_is_cached_until_the_file_changes(tmp_path: Path) -> None:
     assert reloaded.x_train.shape[0] == 30 and reloaded.fingerprint != first.fingerprint
 
 
-
 def test_identify_gives_what_load_gives_and_remembers_it_on_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -444,7 +443,6 @@ def test_identify_checks_the_file_as_load_does(tmp_path: Path, monkeypatch: pyte
         data.identify("mnist", tiny_mnist(tmp_path / "ok"), strict=True)
 
 
-
 def test_load_reads_the_uncompressed_copy_only_when_it_holds_the_same_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -477,6 +475,7 @@ def test_load_reads_the_uncompressed_copy_only_when_it_holds_the_same_bytes(
     new = again()
     assert len(reads) == 2 and new.fingerprint != first.fingerprint
     assert [p.name for p in (tmp_path / "cache" / "arrays").iterdir()] == [new.fingerprint]
+
 
 @pytest.mark.parametrize("cache", ["garbage", "unwritable"])
 def test_a_broken_cache_costs_a_read_and_nothing_else(

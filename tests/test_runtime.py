@@ -282,7 +282,6 @@ def test_an_interrupt_swallowed_during_training_still_stores_nothing(tiny_env, m
     assert not runs.exists() or list(runs.iterdir()) == []
 
 
-
 def test_a_second_interrupt_does_not_cut_the_clean_up_short(tiny_env, monkeypatch, sigint_delivered):
     """Ctrl-C can reach a run twice (the terminal's, to the whole process group, then its
     command stopping its workers): the second must not stop the removal of the run's
@@ -338,6 +337,7 @@ def test_stopping_kills_a_lingering_worker_and_removes_its_folder(tmp_path, monk
     executor._stop([worker], RunStore(tmp_path))
     assert not worker.is_alive() and worker.exitcode == -signal.SIGKILL
     assert list((tmp_path / "runs").iterdir()) == []
+
 
 # -- the store ----------------------------------------------------------------------------------
 def test_prune_lists_then_deletes_only_older_code_versions(tiny_env, capsys):

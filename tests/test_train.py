@@ -99,7 +99,6 @@ def test_store_hit_miss_and_force(tiny_env):
     assert model.get_layer("conv1").filters == 4
 
 
-
 def test_finding_a_stored_run_reads_no_pixels(tiny_env, monkeypatch):
     """A command decides what is stored from the data's remembered fingerprint: a new
     process does not load (CIFAR-10: seconds) a dataset it will not train on."""
@@ -119,6 +118,7 @@ def test_finding_a_stored_run_reads_no_pixels(tiny_env, monkeypatch):
     assert find(tiny(seed=1)) is None
     with pytest.raises(DataError, match="^n_train=201 is more than the 200 train images of mnist"):
         find(tiny(n_train=201))
+
 
 def test_entry_without_weights_is_retrained_when_weights_are_needed(tiny_env):
     exp = tiny()

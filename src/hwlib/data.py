@@ -330,8 +330,8 @@ def identify(
     entry = _cache_entry(name, path, strict)
     if entry in _IDENTITIES and _IDENTITIES[entry][0] == stamp:
         return _IDENTITIES[entry][1]
-    known = _remembered().get(entry)
-    if known is not None and known.get("stamp") == _jsonable(stamp):
+    known = _known(entry, stamp)
+    if known is not None:
         try:
             return Identity(str(known["fingerprint"]), dict(known["n"]), dict(known["classes"]))
         except (KeyError, TypeError, ValueError):  # an entry of another layout: read the file
@@ -366,13 +366,14 @@ def _checked_arrays(
     is always the data its key names. Otherwise the file is read, checked (the errors of
     :func:`load`), copied and remembered.
     """
-    known = _remembered().get(_cache_entry(name, path, strict))
-    if known is not None and known.get("stamp") == _jsonable(stamp):
+    entry = _cache_entry(name, path, strict)
+    known = _known(entry, stamp)
+    if known is not None:
         fingerprint = str(known.get("fingerprint"))
         arrays = _cached_arrays(fingerprint)
         if arrays is not None:
             identity = _identity_of(fingerprint, arrays)
-            _IDENTITIES[_cache_entry(name, path, strict)] = (stamp, identity)
+            _IDENTITIES[entry] = (stamp, identity)
             return arrays, identity
     raw = _read_checked(name, path, strict)
     identity = _identity_of(_fingerprint(raw), raw)
@@ -430,6 +431,12 @@ def _jsonable(stamp: tuple[Any, ...]) -> list[Any]:
     return json.loads(json.dumps(stamp))
 
 
+def _known(entry: str, stamp: tuple[Any, ...]) -> dict[str, Any] | None:
+    """What ``fingerprints.json`` remembers of ``entry``, if its file still has ``stamp``."""
+    known = _remembered().get(entry)
+    return known if isinstance(known, dict) and known.get("stamp") == _jsonable(stamp) else None
+
+
 def _remembered() -> dict[str, Any]:
     try:
         known = json.loads((cache_dir() / _FINGERPRINTS).read_text())
@@ -461,7 +468,7 @@ def _remember(name: str, path: Path, strict: bool, stamp: tuple[Any, ...], ident
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         return
-    wanted = {entry["fingerprint"] for entry in kept.values() if isinstance(entry, dict)}
+    wanted = {value.get("fingerprint") for value in kept.values() if isinstance(value, dict)}
     try:  # the copies of files no longer remembered
         stale = [p for p in (folder / _ARRAYS).iterdir() if p.name not in wanted and not p.name.startswith(".")]
     except OSError:

@@ -400,7 +400,6 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
 def _import_tensorflow() -> None:
     """Import TensorFlow and Keras (about 3 s) while the worker's main thread waits for its
     first task and loads its dataset: the run then starts that much sooner."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
