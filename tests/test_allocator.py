@@ -82,6 +82,10 @@ def test_preloaded_restores_the_environment(tmp_path, monkeypatch):
         assert os.environ["LD_PRELOAD"] == f"{lib} /other/libx.so"
         raise RuntimeError
     assert os.environ["LD_PRELOAD"] == "/other/libx.so"
+    monkeypatch.setenv("HWLIB_MALLOC", "system")
+    monkeypatch.delenv("LD_PRELOAD")
+    with allocator.preloaded():
+        assert "LD_PRELOAD" not in os.environ
 
 
 # -- processes -----------------------------------------------------------------------------

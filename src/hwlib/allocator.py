@@ -97,7 +97,9 @@ def preloaded() -> Iterator[None]:
     """This process's environment preloading :func:`library` for the processes started
     inside the block (such as spawned workers, which inherit it), restored after."""
     before = os.environ.get("LD_PRELOAD")
-    os.environ["LD_PRELOAD"] = environment().get("LD_PRELOAD", "")
+    preload = environment().get("LD_PRELOAD")
+    if preload:
+        os.environ["LD_PRELOAD"] = preload
     try:
         yield
     finally:
