@@ -966,7 +966,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.show:
         print_tables(json.loads(Path(args.out).read_text()))
         return 0
-    out = run_benchmarks(args)
+    from hwlib.errors import HwlibError
+
+    try:
+        out = run_benchmarks(args)
+    except HwlibError as exc:  # e.g. a bad HWLIB_MALLOC
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     print_tables(out)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")

@@ -130,3 +130,14 @@ def test_readme_table_shows_ratios_against_targets(tmp_path):
     bench.write_readme_table(out, readme)
     text = readme.read_text()
     assert "old" not in text and text.startswith("head\n") and text.endswith("tail\n") and "×2.00" in text
+
+
+def test_a_bad_allocator_setting_stops_the_bench_with_one_line(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(BENCH.parent))
+    import bench
+
+    monkeypatch.setenv("HWLIB_MALLOC", "/no/such/libjemalloc.so.2")
+    assert bench.main(["--quick", "--out", str(tmp_path / "out.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bench: error: HWLIB_MALLOC='/no/such/libjemalloc.so.2'") and err.count("\n") == 1
+    assert not (tmp_path / "out.json").exists()
