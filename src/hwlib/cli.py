@@ -385,15 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The ``hwlib`` command. Called without ``argv`` (as the command itself), it first
     restarts with jemalloc preloaded when the machine has it (:mod:`hwlib.allocator`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if argv is None:
-        try:
-            allocator.restart_with_allocator(sys.argv[1:])
-        except HwlibError as exc:
-            print(f"hwlib: error: {exc}", file=sys.stderr, flush=True)
-            return exc.exit_code
-    args = build_parser().parse_args(argv)
-    handler = cmd_data_check if args.command == "data" else COMMANDS[args.command]
     try:
+        if argv is None:
+            allocator.restart_with_allocator(sys.argv[1:])
+        args = build_parser().parse_args(argv)
+        handler = cmd_data_check if args.command == "data" else COMMANDS[args.command]
         return handler(args)
     except HwlibError as exc:
         print(f"hwlib: error: {exc}", file=sys.stderr, flush=True)
