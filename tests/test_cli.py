@@ -113,3 +113,31 @@ def test_data_check_matches_sources_md(capsys):
     out = capsys.readouterr().out
     for fact in ("60000", "10000", "50000", "5923", "0.13066048", "0.30810780", "0.49139968", "0.26158784", "mnist.npz", "cifar10.npz"):
         assert fact in out, fact
+
+
+def test_an_interrupted_command_exits_at_once_with_130(monkeypatch, capsys):
+    """The ``hwlib`` command (``main()`` without arguments) ends an interrupted command with
+    ``os._exit(130)``: no interpreter teardown under TensorFlow threads that may still run.
+    Called with arguments (from Python), it returns 130 instead."""
+    import os
+
+    from hwlib import allocator, cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    class Exited(Exception):
+        pass
+
+    def fake_exit(code):
+        raise Exited(code)
+
+    monkeypatch.setitem(cli.COMMANDS, "list", interrupted)
+    monkeypatch.setattr(allocator, "restart_with_allocator", lambda argv: None)
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    monkeypatch.setattr(sys, "argv", ["hwlib", "list"])
+    with pytest.raises(Exited) as exited:
+        main()
+    assert exited.value.args == (130,)
+    assert capsys.readouterr().err == "hwlib: interrupted; nothing half-written was stored.\n"
+    assert main(["list"]) == 130

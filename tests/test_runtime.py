@@ -261,28 +261,69 @@ def test_bad_worker_counts(tiny_env, capsys):
 
 
 # -- Ctrl-C -----------------------------------------------------------------------------------
-def test_an_interrupt_swallowed_during_training_still_stores_nothing(tiny_env, monkeypatch, sigint_delivered):
-    """A KeyboardInterrupt raised inside a finalizer is printed and lost; the run must not
-    become an entry all the same."""
+def _spin_through_a_sigint() -> None:
+    """Send this process SIGINT and run on: a handler that raises would raise here."""
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(10**6):
+        pass
+
+
+def test_catch_interrupts_records_and_defers(sigint_delivered):
+    calls = []
+
+    def previous(signum, frame):
+        calls.append(signum)
+        raise KeyboardInterrupt  # as Python's own handler does
+
+    signal.signal(signal.SIGINT, previous)
+    with runtime.catch_interrupts() as interrupts:
+        _spin_through_a_sigint()  # not raised here
+        assert interrupts.seen and calls == [signal.SIGINT]  # the previous handler saw it
+        _spin_through_a_sigint()  # a second one is ignored
+        assert calls == [signal.SIGINT]
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    assert signal.getsignal(signal.SIGINT) is previous
+    with runtime.catch_interrupts() as interrupts:
+        interrupts.check()  # nothing seen: no exception
+
+
+def test_an_interrupt_stops_training_at_its_next_check_and_stores_nothing(tiny_env, monkeypatch,
+                                                                          sigint_delivered):
+    """Ctrl-C during a run is recorded where it comes (here before the training starts,
+    standing for TensorFlow's own code, which it must not cut) and raised by the training's
+    next check, before its first execution of steps: the run never gets to its entry."""
     from hwlib import train
 
-    real_fit = train.fit
+    real_fit, order = train.fit, []
 
-    def fit_with_lost_interrupt(*args, **kwargs):
-        try:
-            os.kill(os.getpid(), signal.SIGINT)
-            for _ in range(1000):  # give the handler its chance to run
-                pass
-        except KeyboardInterrupt:
-            pass  # swallowed, as in a __del__
-        kwargs["on_epoch"] = None  # the swallowed interrupt must be caught before the commit
+    def fit_interrupted_first(*args, **kwargs):
+        _spin_through_a_sigint()
+        order.append("fit went on")
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(train, "fit", fit_with_lost_interrupt)
+    monkeypatch.setattr(train, "fit", fit_interrupted_first)
+    monkeypatch.setattr(train, "_write_entry", lambda *a, **k: order.append("entry written"))
     with pytest.raises(KeyboardInterrupt):
         run(tiny())
+    assert order == ["fit went on"]
     runs = tiny_env / "runs"
     assert not runs.exists() or list(runs.iterdir()) == []
+
+
+def test_an_interrupt_while_the_entry_is_written_stores_nothing(tiny_env, monkeypatch, sigint_delivered):
+    from hwlib import train
+
+    real_write = train._write_entry
+
+    def write_interrupted(*args, **kwargs):
+        _spin_through_a_sigint()
+        real_write(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_write_entry", write_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny())
+    assert list((tiny_env / "runs").iterdir()) == []
 
 
 def test_a_second_interrupt_does_not_cut_the_clean_up_short(tiny_env, monkeypatch, sigint_delivered):
@@ -291,11 +332,10 @@ def test_a_second_interrupt_does_not_cut_the_clean_up_short(tiny_env, monkeypatc
     temporary folder that the first started."""
     from hwlib import train
 
-    def interrupted_fit(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGINT)
-        for _ in range(10**6):  # the handler raises here
-            pass
-        raise AssertionError("SIGINT was not delivered")
+    def interrupted_fit(*args, check, **kwargs):
+        _spin_through_a_sigint()
+        check()
+        raise AssertionError("the interrupt was not seen")
 
     real_abort = RunStore.abort
     seen = []

@@ -38,6 +38,29 @@ def test_reruns_are_bit_identical(tiny_env):
     assert not h1.equals(h3)
 
 
+def test_fit_checks_before_every_execution_and_after_every_epoch(tiny_env):
+    """``check`` (how a Ctrl-C stops a training, hwlib.runtime.catch_interrupts) runs before
+    each execution of the training and evaluation steps and at each epoch's end; raising in
+    the first one stops the training before it computes anything."""
+    from dataclasses import replace
+
+    from hwlib.train import DEFAULT_ENGINE
+
+    exp, calls = tiny(), []
+    engine = replace(DEFAULT_ENGINE, steps_per_execution=1)
+    fit(exp, load_data(exp), engine, check=lambda: calls.append(1))
+    # per epoch: 100 images in batches of 32 = 4 executions, 1 of evaluation, 1 epoch end
+    assert len(calls) == 2 * (4 + 1 + 1)
+
+    def stop():
+        raise KeyboardInterrupt
+
+    epochs = []
+    with pytest.raises(KeyboardInterrupt):
+        fit(exp, load_data(exp), log=epochs.append, check=stop)
+    assert epochs == []
+
+
 def test_training_batches_are_the_shuffled_slices_without_a_second_copy():
     """Index shuffle + gather gives exactly the batches of shuffling the examples
     themselves (the committed runs were trained with the latter), epoch after epoch."""
@@ -168,7 +191,7 @@ def test_killed_run_leaves_no_entry_and_rerun_completes(tmp_path, tiny_dir, sig)
     runs = store / "runs"
     assert [p for p in runs.iterdir() if not p.name.startswith(".tmp-")] == []
     if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "interrupted" in rest
+        assert proc.returncode == 130 and "interrupted" in rest, rest
         assert list(runs.iterdir()) == []  # cleaned up on the way out
     else:
         assert proc.returncode == -signal.SIGKILL

@@ -392,7 +392,7 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
             out = train_task(exp, store, task.weights, force, data_dir, {}, log=send)
         except BaseException as exc:  # reported to the parent, which decides
             results.put(("error", index, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))))
-            return
+            _exit_now(results, 1)  # an interrupted run may leave TensorFlow's threads running
         finally:
             _BUSY = False
         results.put(("done", index, out))
@@ -408,17 +408,18 @@ def _import_tensorflow() -> None:
         pass
 
 
-def _exit_now(results: Any) -> None:
+def _exit_now(results: Any, code: int = 0) -> None:
     """End this worker once its messages are sent, without tearing down its interpreter:
     with TensorFlow loaded that takes more than a second, which the command would wait for
-    (every run is in the store by now)."""
+    (every run is in the store by now), and after an interrupted or failed run TensorFlow's
+    threads may still be running, which a teardown can crash on (see ``hwlib.cli``)."""
     import sys
 
     results.close()
     results.join_thread()  # every message is in the pipe
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 def schedule(tasks: Sequence[Task], estimates: Sequence[float]) -> list[int]:

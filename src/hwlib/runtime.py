@@ -167,25 +167,31 @@ class Interrupts:
         self.seen = False
 
     def check(self) -> None:
-        """Raise :class:`KeyboardInterrupt` if an interrupt was seen (even if the exception
-        it raised was swallowed on the way, e.g. inside a finalizer)."""
+        """Raise :class:`KeyboardInterrupt` if an interrupt was seen: the one place where a
+        Ctrl-C inside :func:`catch_interrupts` becomes an exception."""
         if self.seen:
             raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def catch_interrupts() -> Iterator[Interrupts]:
-    """Record every SIGINT (Ctrl-C) while the block runs, and raise the first as usual.
+    """Inside, a SIGINT (Ctrl-C) is recorded, not raised where the program happens to be:
+    :meth:`Interrupts.check` raises it, at points where stopping is safe (a training checks
+    before each execution of its steps, after every epoch, and before its run is stored).
 
-    A ``KeyboardInterrupt`` raised while Python runs a finalizer (``__del__`` of a
-    TensorFlow object, a weakref callback) is printed as "Exception ignored" and lost; the
-    run would then go on and be stored. With the record, :meth:`Interrupts.check` before
-    the run is stored (and after every epoch) raises it again. A second SIGINT after the
-    first is ignored within the block: it would cut short the clean-up the first one
-    started (the removal of the run's temporary folder). That is what happens when Ctrl-C
-    reaches a worker twice: once from the terminal, to the whole process group, then from
-    its command stopping it. Off the main thread (signals are delivered to the main thread
-    only) and where SIGINT is ignored, nothing is changed.
+    Python raises a ``KeyboardInterrupt`` at whatever bytecode runs when the signal comes:
+    inside TensorFlow's and Keras's own Python code too (half-way through making an epoch's
+    iterator or tracing a step, or in a finalizer, where it is printed as "Exception
+    ignored" and lost), which can leave their state half-made. Checked at safe points, the
+    training stops within one execution of its steps (about a second at most).
+
+    A second SIGINT after the first is ignored within the block: it would cut short the
+    clean-up the first one started (the removal of the run's temporary folder). That is
+    what happens when Ctrl-C reaches a worker twice: once from the terminal, to the whole
+    process group, then from its command stopping it. The handler that was installed before
+    still sees the first signal (a worker marks itself as stopping); an exception it raises
+    is deferred too. Off the main thread (signals are delivered to the main thread only) and
+    where SIGINT is ignored, nothing is changed.
     """
     state = Interrupts()
     if threading.current_thread() is not threading.main_thread():
@@ -201,8 +207,8 @@ def catch_interrupts() -> Iterator[Interrupts]:
             return
         state.seen = True
         if callable(previous):
-            previous(signum, frame)
-        raise KeyboardInterrupt
+            with contextlib.suppress(KeyboardInterrupt):  # raised by the next check instead
+                previous(signum, frame)
 
     signal.signal(signal.SIGINT, handler)
     try:

@@ -91,11 +91,12 @@ def compile_model(model: Any, exp: Experiment, engine: Engine) -> Any:
 
 
 def epoch_timer(epochs: int, log: Callable[[str], None] | None = None,
-                on_epoch: Callable[[], None] | None = None) -> Any:
+                check: Callable[[], None] | None = None) -> Any:
     """A Keras callback that records the seconds of each epoch (training + test evaluation)
-    in ``.seconds``, with ``log`` reports each epoch in one line, and calls ``on_epoch``
-    after each (which may raise to stop training)."""
-    return _epoch_timer_class()(epochs, log, on_epoch)
+    in ``.seconds``, with ``log`` reports each epoch in one line, and calls ``check`` before
+    every execution of the training and evaluation steps and after every epoch (it may
+    raise to stop training: :meth:`hwlib.runtime.Interrupts.check`)."""
+    return _epoch_timer_class()(epochs, log, check)
 
 
 @functools.cache
@@ -104,9 +105,19 @@ def _epoch_timer_class() -> type:
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self, epochs: int, log: Callable[[str], None] | None,
-                     on_epoch: Callable[[], None] | None):
+                     check: Callable[[], None] | None):
             super().__init__()
-            self.epochs, self.log, self.on_epoch, self.seconds = epochs, log, on_epoch, []
+            self.epochs, self.log, self.check, self.seconds = epochs, log, check, []
+
+        # Keras calls these before each execution (``steps_per_execution`` steps); the
+        # ``*_end`` ones would make it call every batch hook synchronously.
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.check:
+                self.check()
+
+        def on_test_batch_begin(self, batch, logs=None):
+            if self.check:
+                self.check()
 
         def on_epoch_begin(self, epoch, logs=None):
             self._t0 = time.perf_counter()
@@ -122,8 +133,8 @@ def _epoch_timer_class() -> type:
                     f"{logs.get('val_loss', float('nan')):.4f}  test_acc "
                     f"{logs.get('val_accuracy', float('nan')):.4f}  ({dt:.1f} s)"
                 )
-            if self.on_epoch:
-                self.on_epoch()
+            if self.check:
+                self.check()
 
     return EpochTimer
 
@@ -161,12 +172,13 @@ def prefetched(ds: Any) -> Any:
 
 def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
         log: Callable[[str], None] | None = None,
-        on_epoch: Callable[[], None] | None = None) -> tuple[Any, Any, list[float]]:
+        check: Callable[[], None] | None = None) -> tuple[Any, Any, list[float]]:
     """Train ``exp`` on ``data`` (a :class:`hwlib.data.Dataset`, already subset and
     scaled as ``exp.train.input_scale`` says, see :func:`load_data`).
 
     Returns the trained model, the history DataFrame (:data:`HISTORY_COLUMNS`) and the
-    seconds of each epoch. ``on_epoch`` is called after every epoch (it may raise).
+    seconds of each epoch. ``check`` is called before every execution of the training and
+    evaluation steps and after every epoch (it may raise to stop, see :func:`epoch_timer`).
     """
     import pandas as pd
 
@@ -177,7 +189,7 @@ def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
     seed_everything(t.seed)
     with private_seed_draws(t.seed):  # the seed's initial weights, whatever other threads do
         model = compile_model(build_experiment(exp), exp, engine)
-    timer = epoch_timer(t.epochs, log, on_epoch)
+    timer = epoch_timer(t.epochs, log, check)
     if engine.pipeline == "tfdata":
         import tensorflow as tf
 
@@ -443,10 +455,10 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
                 log(f"{exp.name}: training run {key} ({exp.train.epochs} epochs, "
                     f"{len(data.y_train)} training images)")
             t0 = time.perf_counter()
-            model, history, seconds = fit(exp, data, engine, log, on_epoch=interrupts.check)
+            model, history, seconds = fit(exp, data, engine, log, check=interrupts.check)
             wall = time.perf_counter() - t0
             _write_entry(tmp, exp, key, data, model, history, seconds, wall, weights, engine)
-            interrupts.check()  # a Ctrl-C whose exception was swallowed on the way: no entry
+            interrupts.check()  # a Ctrl-C while the entry was written: no entry
             entry = store.commit(key, tmp)
         except BaseException:
             store.abort(tmp)
