@@ -375,7 +375,7 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
     if os.getppid() != parent:  # the parent died before the line above took effect
         os._exit(1)
     signal.signal(signal.SIGINT, _worker_interrupted)
-    threading.Thread(target=_import_tensorflow, name="import-tensorflow", daemon=True).start()
+    _import_tensorflow()
     while True:
         item = todo.get()
         if item is None:
@@ -391,6 +391,7 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
         try:
             out = train_task(exp, store, task.weights, force, data_dir, {}, log=send)
         except BaseException as exc:  # reported to the parent, which decides
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's Ctrl-C must not cut the report
             results.put(("error", index, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))))
             _exit_now(results, 1)  # an interrupted run may leave TensorFlow's threads running
         finally:
@@ -399,10 +400,13 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
 
 
 def _import_tensorflow() -> None:
-    """Import TensorFlow and Keras (about 3 s) while the worker's main thread waits for its
-    first task and loads its dataset: the run then starts that much sooner."""
+    """Import TensorFlow and Keras (about 3 s) before the first task, in the main thread.
+    Not in a thread beside the run's own imports: two threads importing modules that import
+    each other's packages make Python raise a ``_DeadlockError`` (seen: pandas, through
+    ``importlib.resources``, against TensorFlow's import), which failed a run."""
     try:
         import keras  # noqa: F401
+        import pandas  # noqa: F401
         import tensorflow  # noqa: F401
     except Exception:  # the run imports them again, and reports what fails
         pass
