@@ -400,7 +400,7 @@ def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | No
 
 
 def _import_tensorflow() -> None:
-    """Import TensorFlow and Keras (about 3 s) before the first task, in the main thread.
+    """Import TensorFlow, Keras and pandas (about 3 s) before the first task, in the main thread.
     Not in a thread beside the run's own imports: two threads importing modules that import
     each other's packages make Python raise a ``_DeadlockError`` (seen: pandas, through
     ``importlib.resources``, against TensorFlow's import), which failed a run."""
