@@ -288,6 +288,19 @@ def test_catch_interrupts_records_and_defers(sigint_delivered):
         interrupts.check()  # nothing seen: no exception
 
 
+def test_exit_now_flushes_and_ends_with_threads_still_running():
+    """``exit_now`` ends the process with its code, what it printed flushed, even while a
+    thread still runs that an ordinary exit would wait for (as TensorFlow's may)."""
+    code = ("import sys, threading, time\n"
+            "from hwlib import runtime\n"
+            "threading.Thread(target=time.sleep, args=(600,)).start()  # not a daemon\n"
+            "sys.stdout.write('out, unflushed'); sys.stderr.write('err, unflushed')\n"
+            "runtime.exit_now(7)\n"
+            "print('not reached')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (7, "out, unflushed", "err, unflushed")
+
+
 def test_an_interrupt_stops_training_at_its_next_check_and_stores_nothing(tiny_env, monkeypatch,
                                                                           sigint_delivered):
     """Ctrl-C during a run is recorded where it comes (here before the training starts,

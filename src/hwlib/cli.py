@@ -396,20 +396,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("hwlib: interrupted; nothing half-written was stored.", file=sys.stderr, flush=True)
-        if argv is None:
-            _exit_at_once(130)
+        if argv is None:  # the command: no teardown under TensorFlow threads still running
+            from hwlib.runtime import exit_now
+
+            exit_now(130)
         return 130
 
-
-def _exit_at_once(code: int) -> None:
-    """End the interrupted command now, without tearing down its interpreter. Its clean-up
-    is done (no entry, no temporary folder, every worker gone), but TensorFlow's own threads
-    may still run (an input pipeline's prefetch, stopped mid-epoch), and a teardown under
-    them can crash: the command then ends by a segmentation fault instead of with ``code``
-    (seen once in CI, after jemalloc became the allocator). Workers end the same way."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

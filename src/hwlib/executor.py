@@ -413,17 +413,14 @@ def _import_tensorflow() -> None:
 
 
 def _exit_now(results: Any, code: int = 0) -> None:
-    """End this worker once its messages are sent, without tearing down its interpreter:
-    with TensorFlow loaded that takes more than a second, which the command would wait for
-    (every run is in the store by now), and after an interrupted or failed run TensorFlow's
-    threads may still be running, which a teardown can crash on (see ``hwlib.cli``)."""
-    import sys
+    """End this worker once its messages are sent (:func:`hwlib.runtime.exit_now`: the
+    command would otherwise wait for its teardown, and after an interrupted or failed run a
+    teardown under TensorFlow's threads can crash)."""
+    from hwlib.runtime import exit_now
 
     results.close()
     results.join_thread()  # every message is in the pipe
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit_now(code)
 
 
 def schedule(tasks: Sequence[Task], estimates: Sequence[float]) -> list[int]:
