@@ -165,6 +165,10 @@ def worker_fit(spec: dict[str, Any]) -> dict[str, Any]:
     kind = spec["kind"]
     if kind in ("plain", "jax"):  # plain Keras: TensorFlow's default threads, not hwlib's one
         _default_threads()
+    if kind == "hwlib" and "inter_op" in spec:  # a worker's share of the cores, before TensorFlow starts
+        from hwlib import runtime
+
+        runtime.use_inter_op_threads(spec["inter_op"])
     if kind == "threads":  # before anything else touches TensorFlow
         import tensorflow as tf
 
@@ -453,7 +457,8 @@ def side_by_side_variants(quick: bool) -> list[dict[str, Any]]:
 def bench_side_by_side(b: Bench, args: argparse.Namespace, dataset: str) -> list[dict[str, Any]]:
     """Each engine lever of :func:`side_by_side_variants` timed as hwlib's executor runs it on
     two cores: two processes train the same variants in the same order at the same time (the
-    executor's workers all use one engine), DEFAULT_ENGINE first and again last, then an
+    executor's workers all use one engine; each process with the inter-op threads a worker of
+    two gets, :func:`hwlib.runtime.inter_op_threads`), DEFAULT_ENGINE first and again last, then an
     unmeasured repeat so that neither process trains its last measured variant alone. A
     variant's ratio is its img/s over DEFAULT_ENGINE's in the same process (the mean of its
     first and last measurement, which cancels a drift of the machine's load); the two
@@ -461,7 +466,11 @@ def bench_side_by_side(b: Bench, args: argparse.Namespace, dataset: str) -> list
     variants = side_by_side_variants(args.quick)
     again = {**variants[0], "label": "DEFAULT_ENGINE again"}
     filler = {**variants[0], "label": "filler"}
-    spec = {**b.sizes(dataset), "kind": "hwlib", "variants": [*variants, again, filler]}
+    from hwlib.executor import usable_cores
+    from hwlib.runtime import inter_op_threads
+
+    spec = {**b.sizes(dataset), "kind": "hwlib", "variants": [*variants, again, filler],
+            "inter_op": inter_op_threads(2, usable_cores())}
     got = b.workers_side_by_side(f"side-by-side-{dataset}", "fit", [spec, spec], env=b.hwlib_env)
     if not all(got):
         return []

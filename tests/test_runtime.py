@@ -20,7 +20,7 @@ from hwlib import experiments as E
 from hwlib.cli import main
 from hwlib.config import Experiment
 from hwlib.errors import ConfigError
-from hwlib.executor import Task, run_all
+from hwlib.executor import Task, run_all, usable_cores
 from hwlib.store import RunStore
 from hwlib.train import DEFAULT_ENGINE, PLAIN_KERAS, fit, key_for, load_data, run
 
@@ -228,6 +228,10 @@ def test_workers_train_the_same_runs_as_training_alone(tiny_env, tmp_path):
     # the workers run with jemalloc when the machine has it; this process with its own malloc
     assert {r.provenance["malloc"] for r in pooled} == {allocator.JEMALLOC if allocator.library() else "system"}
     assert {r.provenance["malloc"] for r in alone} == {allocator.in_use()}
+    # each worker with its share of the cores as inter-op threads; alone, both of this process's
+    share = runtime.inter_op_threads(2, usable_cores())
+    assert {r.provenance["threads"]["inter_op"] for r in pooled} == {share}
+    assert {r.provenance["threads"]["inter_op"] for r in alone} == {runtime.INTER_OP_MAX}
     assert any("3 run(s) to train on 2 worker process(es)" in line for line in lines)
     assert any(line.startswith("mnist-l2 seed 0 [") and "epoch   2/2" in line for line in lines)
     assert lines[-1].startswith("[########################] 3/3 runs trained")
@@ -235,6 +239,20 @@ def test_workers_train_the_same_runs_as_training_alone(tiny_env, tmp_path):
     assert [r.key for r in run_all([Task(e) for e in exps], tmp_path / "pool", log=again.append)] == \
         [r.key for r in pooled]
     assert not any("to train" in line for line in again)
+
+
+@pytest.mark.parametrize("trainings, cores, threads", [
+    (1, 1, 1), (1, 2, 2), (1, 16, 2), (2, 2, 1), (3, 2, 1), (2, 4, 2), (8, 8, 1), (4, 8, 2), (0, 2, 2)])
+def test_each_worker_gets_its_share_of_the_cores_as_inter_op_threads(trainings, cores, threads):
+    assert runtime.inter_op_threads(trainings, cores) == threads
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_bad_inter_op_thread_counts_are_refused(bad, monkeypatch):
+    monkeypatch.setitem(runtime.THREADS, "inter_op", runtime.THREADS["inter_op"])
+    with pytest.raises(ConfigError, match=f"inter-op threads must be a whole number >= 1, got {bad!r}"):
+        runtime.use_inter_op_threads(bad)
+    assert runtime.THREADS["inter_op"] == runtime.INTER_OP_MAX
 
 
 def test_workers_take_the_longest_runs_first():

@@ -7,9 +7,11 @@ the store are read, not trained; the others are trained
 * ``scheduler=None`` (the default): on ``workers`` local processes, by default one per
   core (:func:`default_workers`), each training one run at a time with one intra-op
   thread (:mod:`hwlib.runtime`), so a run is bit-identical to the same run trained
-  alone by ``hwlib train``. The workers take the runs by tier (a study's priorities,
-  :attr:`Task.tier`), then longest first (estimated from stored epoch timings,
-  :func:`schedule`), so no worker is left training a long run alone at the end. Each
+  alone by ``hwlib train``, and with its share of the cores as inter-op threads
+  (:func:`hwlib.runtime.inter_op_threads`: one each when the workers fill the cores).
+  The workers take the runs by tier (a study's priorities, :attr:`Task.tier`), then
+  longest first (estimated from stored epoch timings, :func:`schedule`), so no worker
+  is left training a long run alone at the end. Each
   epoch of each run is reported as it ends, with an overall progress line and the time
   left after each run (:mod:`hwlib.progress`).
   With one worker (or one run), the run trains in this process;
@@ -110,15 +112,20 @@ def parse_scheduler(spec: str) -> Scheduler:
 # ---------------------------------------------------------------------------------------
 # The worker side
 # ---------------------------------------------------------------------------------------
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def default_workers(n_runs: int) -> int:
     """Local training processes for ``n_runs`` runs: one per core this process may use (each
     splits an operation over one thread: two processes on two cores finish two runs 1.4-1.8x
     sooner than one after another), at most one per run, and at most one per
     :data:`WORKER_MEMORY` of free memory."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
+    cores = usable_cores()
     try:
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         by_memory = max(1, free // WORKER_MEMORY)
@@ -367,14 +374,18 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | None, parent: int) -> None:
+def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | None, parent: int,
+            inter_op: int) -> None:
     import signal
+
+    from hwlib import runtime
 
     global _BUSY
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before the line above took effect
         os._exit(1)
     signal.signal(signal.SIGINT, _worker_interrupted)
+    runtime.use_inter_op_threads(inter_op)  # its share of the cores, before TensorFlow starts
     _import_tensorflow()
     while True:
         item = todo.get()
@@ -446,11 +457,14 @@ def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
     import multiprocessing
     import queue as queue_module
 
+    from hwlib.runtime import inter_op_threads
+
     ctx = multiprocessing.get_context("spawn")
     todo, results = ctx.Queue(), ctx.Queue()
     fill_queue(todo, tasks, bar.estimates, n_workers)
+    inter_op = inter_op_threads(n_workers, usable_cores())
     procs = [ctx.Process(target=_worker, args=(todo, results, _absolute(store.root), force, _absolute(data_dir),
-                                               os.getpid()),
+                                               os.getpid(), inter_op),
                          name=f"hwlib-worker-{i + 1}", daemon=True) for i in range(n_workers)]
     with allocator.preloaded():  # the workers inherit it: jemalloc, when the machine has it
         for p in procs:

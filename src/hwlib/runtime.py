@@ -5,12 +5,13 @@ an operation over changes the order of floating-point sums (measured on CIFAR-10
 vs 27.96 % test accuracy after one epoch). So every process that trains runs with the one
 thread configuration :data:`THREADS`, whatever the machine's core count: one intra-op
 thread (each operation computed by one thread: the part of the configuration that decides
-results, :data:`RESULT_THREADS`, in every run's key, :func:`hwlib.train.key_for`) and two
-inter-op threads (two independent operations, such as a layer's weight and input
+results, :data:`RESULT_THREADS`, in every run's key, :func:`hwlib.train.key_for`) and up to
+two inter-op threads (two independent operations, such as a layer's weight and input
 gradients, computed at the same time, each by its one thread: the same results, tested
 bit-identical against one inter-op thread, on one core and on two). A run is then
-bit-identical on 1 core or 16, a run alone uses two cores, and the cores of a machine run
-separate trainings (:mod:`hwlib.executor`).
+bit-identical on 1 core or 16; a run alone uses two cores, and the cores of a machine run
+separate trainings (:mod:`hwlib.executor`), each worker with its share of the cores as
+inter-op threads (:func:`inter_op_threads`).
 
 ``import hwlib`` sets ``TF_NUM_INTRAOP_THREADS``/``TF_NUM_INTEROP_THREADS`` before
 TensorFlow starts; :func:`configure` also sets them through ``tf.config`` and refuses to
@@ -34,23 +35,51 @@ from typing import Any
 
 from hwlib.errors import ConfigError
 
-# Two inter-op threads, not more: the networks' graphs have at most two heavy operations that
-# can run at once (a convolution's weight and input gradients), and the executor already runs
-# one training per core. Measured on 2 cores, a CIFAR-10 epoch alone: x1.36 over one.
-THREADS = {"intra_op": 1, "inter_op": 2}
+# At most two inter-op threads: the networks' graphs have at most two heavy operations that can
+# run at once (a convolution's weight and input gradients). Measured on 2 cores, a CIFAR-10
+# epoch alone: x1.36 over one.
+INTER_OP_MAX = 2
+# The threads of this process: a training alone runs INTER_OP_MAX inter-op threads; a worker
+# among others on the machine's cores runs its share (inter_op_threads, use_inter_op_threads).
+THREADS = {"intra_op": 1, "inter_op": INTER_OP_MAX}
 # What of THREADS decides a run's results (in every key): the threads each operation is split
 # over. The inter-op threads only decide which independent operations run at the same time.
 RESULT_THREADS = {"intra_op": THREADS["intra_op"]}
-THREAD_ENV = {"TF_NUM_INTRAOP_THREADS": THREADS["intra_op"], "TF_NUM_INTEROP_THREADS": THREADS["inter_op"]}
+
+
+def thread_environment() -> dict[str, int]:
+    """TensorFlow's thread variables for :data:`THREADS`."""
+    return {"TF_NUM_INTRAOP_THREADS": THREADS["intra_op"], "TF_NUM_INTEROP_THREADS": THREADS["inter_op"]}
 
 
 def set_thread_environment(env: dict[str, str] | None = None) -> dict[str, str]:
     """Put the thread variables of :data:`THREADS` into ``env`` (default: this process's
     environment, read by TensorFlow when it starts); returns ``env``."""
     env = os.environ if env is None else env
-    for name, value in THREAD_ENV.items():
+    for name, value in thread_environment().items():
         env[name] = str(value)
     return env
+
+
+def inter_op_threads(trainings: int, cores: int) -> int:
+    """The inter-op threads of each of ``trainings`` processes that train at once on
+    ``cores`` cores: the cores shared out, at least one, at most :data:`INTER_OP_MAX`.
+
+    A training alone on two cores gets two; two workers on two cores get one each. Measured
+    here (2 cores, whole sweeps into an empty store, 3 interleaved pairs): two workers with
+    one inter-op thread each trained the MNIST sweep x1.07 sooner than with two each (pairs
+    1.03-1.11), the CIFAR-10 sweep as soon (x1.01, 0.99-1.14): beside another training, a
+    second inter-op thread competes with it for the same cores."""
+    return max(1, min(INTER_OP_MAX, cores // max(1, trainings)))
+
+
+def use_inter_op_threads(n: int) -> None:
+    """Give this process ``n`` inter-op threads (the results stay the same,
+    :data:`RESULT_THREADS`). Call it before TensorFlow starts: a worker does, first."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"The number of inter-op threads must be a whole number >= 1, got {n!r}.")
+    THREADS["inter_op"] = n
+    set_thread_environment()
 
 
 def configure() -> None:
@@ -78,7 +107,7 @@ def configure() -> None:
         f"TensorFlow in this process already runs with {got or 'its default number of'} intra-op "
         f"threads, but every hwlib run trains with {want} (the thread configuration is part of what "
         "a run is). Import hwlib before TensorFlow (or set "
-        + " ".join(f"{k}={v}" for k, v in THREAD_ENV.items())
+        + " ".join(f"{k}={v}" for k, v in thread_environment().items())
         + " before starting Python), then train again in a fresh process."
     )
 
