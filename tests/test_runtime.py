@@ -255,6 +255,17 @@ def test_bad_inter_op_thread_counts_are_refused(bad, monkeypatch):
     assert runtime.THREADS["inter_op"] == runtime.INTER_OP_MAX
 
 
+def test_inter_op_threads_cannot_change_once_tensorflow_runs():
+    code = ("import hwlib, tensorflow as tf; tf.constant(1.0) + 1\n"
+            "from hwlib import runtime\n"
+            "try:\n    runtime.use_inter_op_threads(1)\nexcept Exception as e:\n"
+            "    print(type(e).__name__, e, runtime.THREADS)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout
+    assert out.startswith("ConfigError Cannot give this process 1 inter-op threads: its TensorFlow already runs")
+    assert out.rstrip().endswith("{'intra_op': 1, 'inter_op': 2}")  # unchanged
+
+
 def test_workers_take_the_longest_runs_first():
     from hwlib.executor import fill_queue, schedule
 

@@ -78,6 +78,15 @@ def use_inter_op_threads(n: int) -> None:
     :data:`RESULT_THREADS`). Call it before TensorFlow starts: a worker does, first."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"The number of inter-op threads must be a whole number >= 1, got {n!r}.")
+    if "tensorflow" in sys.modules:  # imported: its runtime may have started with other pools
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_inter_op_parallelism_threads(n)
+        except RuntimeError:
+            raise ConfigError(
+                f"Cannot give this process {n} inter-op threads: its TensorFlow already runs. "
+                "Choose the threads before TensorFlow starts (before the first training).") from None
     THREADS["inter_op"] = n
     set_thread_environment()
 
