@@ -255,6 +255,45 @@ def test_bad_inter_op_thread_counts_are_refused(bad, monkeypatch):
     assert runtime.THREADS["inter_op"] == runtime.INTER_OP_MAX
 
 
+def test_without_start_notices_drops_only_tensorflow_start_notices():
+    code = ("import os, sys\nfrom hwlib import runtime\n"
+            "with runtime.without_start_notices():\n"
+            "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to "
+            "STDERR\\n')\n"
+            "    os.write(2, b'I0000 00:00:1.5 7 port.cc:153] oneDNN custom operations are on. You may see\\n')\n"
+            "    os.write(2, b'a real error\\n')\n"
+            "    print('from Python', file=sys.stderr)\n"
+            "print('after', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "a real error\nfrom Python\nafter\n")
+
+
+def _quiet_command(tiny_dir: Path, store: Path, prelude: str = "") -> str:
+    """The output of ``hwlib train`` training six tiny runs in one process."""
+    code = (f"import sys\nfrom hwlib import runtime\n{prelude}\nfrom hwlib.cli import main\n"
+            "sys.exit(main(['train', 'mnist-base', '--seeds', '6', '--workers', '1', '--set', 'epochs=1', "
+            "'--set', 'n_train=200', '--set', 'n_test=100']))")
+    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1",
+               HWLIB_STORE=str(store))
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user's shell has it
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_training_commands_print_no_tensorflow_start_notices_or_retracing_warnings(tiny_dir, tmp_path):
+    out = _quiet_command(tiny_dir, tmp_path / "a")
+    assert "6 run(s) to train" in out and "runs trained" in out
+    for noise in ("absl::InitializeLog", "oneDNN custom operations", "retracing"):
+        assert noise not in out, out
+    # without the filters, the same command shows them (so the test can fail)
+    loud = _quiet_command(tiny_dir, tmp_path / "b", prelude=(
+        "runtime.without_start_notices = __import__('contextlib').nullcontext\n"
+        "runtime._drop_new_model_retracing_warnings = lambda tf: None"))
+    assert "oneDNN custom operations" in loud and "retracing" in loud
+
+
 def test_inter_op_threads_cannot_change_once_tensorflow_runs():
     code = ("import hwlib, tensorflow as tf; tf.constant(1.0) + 1\n"
             "from hwlib import runtime\n"

@@ -415,10 +415,11 @@ def _import_tensorflow() -> None:
     Not in a thread beside the run's own imports: two threads importing modules that import
     each other's packages make Python raise a ``_DeadlockError`` (seen: pandas, through
     ``importlib.resources``, against TensorFlow's import), which failed a run."""
+    from hwlib.runtime import start_tensorflow
+
     try:
-        import keras  # noqa: F401
+        start_tensorflow()  # with Keras, without TensorFlow's start-up notices
         import pandas  # noqa: F401
-        import tensorflow  # noqa: F401
     except Exception:  # the run imports them again, and reports what fails
         pass
 

@@ -29,6 +29,7 @@ import os
 import random
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -91,6 +92,70 @@ def use_inter_op_threads(n: int) -> None:
     set_thread_environment()
 
 
+# TensorFlow's start-up notices, which it writes to stderr whatever TF_CPP_MIN_LOG_LEVEL says
+# (TensorFlow 2.21 logs them before its logging is set up): a pair when it is imported, a pair
+# when its runtime starts, in every process that trains.
+START_NOTICES = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+                 "] oneDNN custom operations are on.")
+
+
+@contextlib.contextmanager
+def without_start_notices() -> Iterator[None]:
+    """Inside, what is written to this process's standard error (file descriptor 2, where
+    TensorFlow's C++ code writes) is held back; at the end it is written out without the lines
+    of :data:`START_NOTICES`, everything else as it was."""
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode(errors="replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not any(notice in line for notice in START_NOTICES))
+            if kept and sys.stderr is not None:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+
+
+def start_tensorflow() -> Any:
+    """Import TensorFlow and Keras (once), their start-up notices left out of standard error
+    (:func:`without_start_notices`); returns the ``tensorflow`` module."""
+    if "tensorflow" not in sys.modules:
+        with without_start_notices():
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+    import tensorflow as tf
+
+    return tf
+
+
+class _NewModelRetracing:
+    """A logging filter: drops TensorFlow's warning that a function "triggered tf.function
+    retracing". Every run builds a new model whose training step Keras traces once; TensorFlow
+    counts those as retracings of one function and warns after five, in every worker that
+    trains several runs, although nothing is traced again for the same model."""
+
+    def filter(self, record: Any) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _drop_new_model_retracing_warnings(tf: Any) -> None:
+    logger = tf.get_logger()
+    if not any(isinstance(f, _NewModelRetracing) for f in logger.filters):
+        logger.addFilter(_NewModelRetracing())
+
+
 def configure() -> None:
     """Make this process's TensorFlow use :data:`THREADS`, or raise :class:`ConfigError`.
 
@@ -99,15 +164,18 @@ def configure() -> None:
     TensorFlow started before hwlib was imported with another value). Another inter-op
     pool size is accepted: it does not change results (:data:`RESULT_THREADS`).
     """
-    import tensorflow as tf
-
+    tf = start_tensorflow()
+    _drop_new_model_retracing_warnings(tf)
     threading_api = tf.config.threading
     try:
         threading_api.set_intra_op_parallelism_threads(THREADS["intra_op"])
         threading_api.set_inter_op_parallelism_threads(THREADS["inter_op"])
-        return
     except RuntimeError:  # the runtime is already up: check what it runs with
         pass
+    else:
+        with without_start_notices():  # start the runtime now, with these pools
+            tf.config.list_logical_devices("CPU")
+        return
     got, want = threading_api.get_intra_op_parallelism_threads(), RESULT_THREADS["intra_op"]
     set_by_hwlib = os.environ.get("TF_NUM_INTRAOP_THREADS") == str(want) and _ENV_BEFORE_TF
     if got == want or (got == 0 and set_by_hwlib):  # 0: TensorFlow's "from the environment"
@@ -137,10 +205,10 @@ def seed_everything(seed: int) -> None:
     """Seed Python, NumPy, TensorFlow and Keras, with deterministic TF ops and the thread
     configuration :data:`THREADS`."""
     global _DETERMINISM_ON
+    configure()  # first: it imports TensorFlow without its start-up notices
     import keras
     import tensorflow as tf
 
-    configure()
     keras.backend.clear_session()
     if not _DETERMINISM_ON:
         tf.config.experimental.enable_op_determinism()
