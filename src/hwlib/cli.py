@@ -403,6 +403,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

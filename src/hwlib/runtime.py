@@ -162,7 +162,9 @@ def configure() -> None:
     Before TensorFlow's runtime starts, the pools are set; afterwards the intra-op pool is
     checked (the environment variables set by ``import hwlib`` already fixed it, unless
     TensorFlow started before hwlib was imported with another value). Another inter-op
-    pool size is accepted: it does not change results (:data:`RESULT_THREADS`).
+    pool size is accepted: it does not change results (:data:`RESULT_THREADS`). TensorFlow is
+    imported and its runtime started here, without their start-up notices
+    (:func:`start_tensorflow`), and its retracing warnings for new models are dropped.
     """
     tf = start_tensorflow()
     _drop_new_model_retracing_warnings(tf)
