@@ -37,6 +37,14 @@ def write_tiny(folder: Path, **kwargs) -> Path:
     return folder
 
 
+def tiny_command_env(tiny_dir: Path, base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The environment of an ``hwlib`` command run as a subprocess on the tiny data: ``base``
+    (default: this process's environment) with the tiny data folder, non-strict checks, no
+    download, and ``extra``."""
+    return {**(os.environ if base is None else base), "HWLIB_DATA_DIR": str(tiny_dir),
+            "HWLIB_DATA_STRICT": "0", "HWLIB_NO_DOWNLOAD": "1", **extra}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory) -> Path:
     """hwlib's cache (:func:`hwlib.data.cache_dir`) in a folder of this test session, for

@@ -13,7 +13,7 @@ from hwlib import allocator
 from hwlib.errors import ConfigError
 from hwlib.store import RunStore
 
-from conftest import unless
+from conftest import tiny_command_env, unless
 
 HWLIB = Path(sys.executable).parent / "hwlib"  # the console script
 HAVE_JEMALLOC = allocator.library({}) is not None
@@ -128,7 +128,7 @@ def test_a_run_trained_with_jemalloc_is_bit_identical(tmp_path, tiny_dir):
     stores = {}
     for setting in ("jemalloc", "system"):
         stores[setting] = RunStore(tmp_path / setting)
-        env = _env(HWLIB_MALLOC=setting, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1")
+        env = tiny_command_env(tiny_dir, _env(HWLIB_MALLOC=setting))
         out = subprocess.run([HWLIB, "train", "cifar10-base", "--store", str(tmp_path / setting), "--quiet",
                               "--set", "epochs=2", "--set", "n_train=120", "--set", "n_test=50"],
                              env=env, capture_output=True, text=True, timeout=300)

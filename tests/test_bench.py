@@ -6,7 +6,6 @@ Speed is measured by the benchmark, never asserted here.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,14 +14,15 @@ import pytest
 
 from hwlib.train import DEFAULT_ENGINE
 
+from conftest import tiny_command_env
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
 
 
 @pytest.mark.slow
 def test_bench_smoke_run_writes_results(tiny_dir, tmp_path):
     out = tmp_path / "results.json"
-    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1",
-               HWLIB_STORE=str(tmp_path / "store"))
+    env = tiny_command_env(tiny_dir, HWLIB_STORE=str(tmp_path / "store"))
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--n-train", "150", "--n-test", "50", "--epochs", "1",
          "--datasets", "mnist", "--sweep-n-train", "100", "--determinism-n-train", "100",

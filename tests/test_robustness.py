@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import pickle
 import re
 import shutil
@@ -42,7 +41,7 @@ from hwlib.config import ConvLayer, Experiment, ModelSpec, validate
 from hwlib.errors import ConfigError, DataError, HwlibError, StoreError
 from hwlib.store import MANIFEST, WEIGHTS
 
-from conftest import make_tiny
+from conftest import make_tiny, tiny_command_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -415,8 +414,7 @@ def test_the_table_covers_every_error_class_and_interface():
 ])
 def test_console_script_prints_one_line_and_no_traceback(tiny_dir, tmp_path, args, code, message):
     exe = shutil.which("hwlib") or str(Path(sys.executable).with_name("hwlib"))
-    env = dict(os.environ, HWLIB_STORE=str(tmp_path / "store"), HWLIB_DATA_DIR=str(tiny_dir),
-               HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1")
+    env = tiny_command_env(tiny_dir, HWLIB_STORE=str(tmp_path / "store"))
     args = [a.format(tiny=tiny_dir) for a in args]
     proc = subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == code, proc.stderr

@@ -24,7 +24,7 @@ from hwlib.executor import Task, run_all, usable_cores
 from hwlib.store import RunStore
 from hwlib.train import DEFAULT_ENGINE, PLAIN_KERAS, fit, key_for, load_data, run
 
-from conftest import deliver_sigint
+from conftest import deliver_sigint, tiny_command_env
 
 TINY = {"epochs": 2, "n_train": 120, "n_test": 50}
 
@@ -75,7 +75,7 @@ def test_another_inter_op_pool_is_accepted(tiny_dir):
 def _train_in_subprocess(store: Path, tiny_dir: Path, pin: bool, inter_op: int | None = None) -> None:
     """``hwlib train`` of a tiny CIFAR-10 run in a fresh process (``pin``: on core 0 only;
     ``inter_op``: that many inter-op threads instead of hwlib's)."""
-    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1")
+    env = tiny_command_env(tiny_dir)
     env.pop("TF_NUM_INTRAOP_THREADS", None)  # hwlib must set them itself
     env.pop("TF_NUM_INTEROP_THREADS", None)
     argv = ["train", "cifar10-base", "--store", str(store), "--quiet",
@@ -273,8 +273,7 @@ def _quiet_command(tiny_dir: Path, store: Path, prelude: str = "") -> str:
     code = (f"import sys\nfrom hwlib import runtime\n{prelude}\nfrom hwlib.cli import main\n"
             "sys.exit(main(['train', 'mnist-base', '--seeds', '6', '--workers', '1', '--set', 'epochs=1', "
             "'--set', 'n_train=200', '--set', 'n_test=100']))")
-    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1",
-               HWLIB_STORE=str(store))
+    env = tiny_command_env(tiny_dir, HWLIB_STORE=str(store))
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user's shell has it
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -550,8 +549,7 @@ def test_ctrl_c_stops_every_worker_and_stores_nothing(tmp_path, tiny_dir, to_gro
 
     store = tmp_path / "store"
     marker = f"{os.getpid()}-{to_group}"  # inherited by the workers: find them by it
-    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0", HWLIB_NO_DOWNLOAD="1",
-               HWLIB_TEST_MARK=marker)
+    env = tiny_command_env(tiny_dir, HWLIB_TEST_MARK=marker)
     proc = subprocess.Popen(
         [sys.executable, "-m", "hwlib.cli", "sweep", "mnist", "--workers", "2", "--store", str(store),
          "--set", "epochs=300", "--set", "n_train=200", "--set", "n_test=100"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from hwlib.errors import StoreError
 from hwlib.store import RunStore
 from hwlib.train import HISTORY_COLUMNS, fit, load_data, run
 
-from conftest import deliver_sigint, needs_real_data, real_data_dir
+from conftest import deliver_sigint, needs_real_data, real_data_dir, tiny_command_env
 
 TINY = {"epochs": 2, "n_train": 100, "n_test": 50}
 
@@ -164,8 +163,7 @@ def test_variants_get_their_own_keys(tiny_env):
 
 
 def _start_training(store: Path, tiny_dir: Path, epochs: int) -> subprocess.Popen:
-    env = dict(os.environ, HWLIB_DATA_DIR=str(tiny_dir), HWLIB_DATA_STRICT="0",
-               HWLIB_NO_DOWNLOAD="1", HWLIB_STORE=str(store))
+    env = tiny_command_env(tiny_dir, HWLIB_STORE=str(store))
     return subprocess.Popen(
         [sys.executable, "-m", "hwlib.cli", "train", "mnist-base", "--set", f"epochs={epochs}",
          "--set", "n_train=200", "--set", "n_test=100"],
