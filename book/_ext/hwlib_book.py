@@ -2,15 +2,18 @@
 
 * **Alt text**: every image in a figure gets the figure's caption as its alt text (a
   notebook output's image would otherwise say only its hash file name).
-* **Offline math**: MathJax is served from the book (``mathjax_path`` in ``_config.yml``
-  points into ``_static/mathjax``): the pinned npm package in ``scripts/mathjax``
-  (``make mathjax`` runs ``npm ci`` there) is copied into the HTML output.
+* **Offline math**: MathJax 3 is served from the book, not a CDN: the pinned PyPI package
+  ``sphinx-mathjax-offline``, loaded here, copies its MathJax into ``_static/mathjax`` and
+  points ``mathjax_path`` at ``tex-chtml.js`` there.
 * **The PDF link**: the footer links ``hwlib-report.pdf`` only when ``make pdf`` has
   built it (``<build>/latex/hwlib-report.pdf`` beside the HTML folder), and the PDF is
   then copied into the HTML, so no build ships a dead link.
 * **The repository**: ``HWLIB_REPO_URL`` (e.g. ``https://github.com/OWNER/hwlib``) is the
-  one setting for the repository, issue and edit buttons and for the Binder and Colab
-  launch buttons (``launch_buttons`` in ``_config.yml``); unset, they are left out.
+  one setting for the repository, issue and edit buttons, the footer's link to the
+  repository and the Binder and Colab launch buttons (``launch_buttons`` in
+  ``_config.yml``); unset, they are left out.
+* **The layout**: the page's contents sit in the left sidebar under the chapters, not in a
+  right-hand column, so the article is wide enough for the book's tables.
 * **The PDF's structure**: the root page (the intro) becomes an unnumbered preface, the
   other chapters are numbered from 1, and the references close the book (see
   :func:`latex_front_and_back_matter`).
@@ -18,6 +21,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 from pathlib import Path
@@ -26,16 +30,19 @@ from docutils import nodes
 from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.errors import ConfigError
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
 LOG = logging.getLogger(__name__)
 REPO_ENV = "HWLIB_REPO_URL"
 PDF_NAME = "hwlib-report.pdf"
 PDF_LINK = f'<p><a class="hwlib-pdf" href="{PDF_NAME}">Download the book as PDF</a>.</p>'
-MATHJAX_SOURCE = Path(__file__).resolve().parents[2] / "scripts" / "mathjax" / "node_modules" / "mathjax" / "es5"
-# What tex-mml-chtml.js loads: itself, its fonts, TeX extensions on demand, the menu and
-# the accessibility parts the menu can switch on.
-MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml", "input", "a11y", "adaptors", "sre", "ui")
+# The Sphinx extension of the PyPI package sphinx-mathjax-offline (its module name has hyphens).
+MATHJAX_EXTENSION = "sphinx-mathjax-offline"
+REPO_LINK = ('<p>The code, the run store and the notebooks behind this book: '
+             '<a class="hwlib-repo" href="{url}">the repository</a>.</p>')
+# sphinx-book-theme's left sidebar (its theme.conf "sidebars"); the page's contents follow it.
+BOOK_THEME_SIDEBAR = ("navbar-logo.html", "icon-links.html", "search-button-field.html", "sbt-sidebar-nav.html")
 BUTTONS = ("use_repository_button", "use_issues_button", "use_edit_page_button")
 LAUNCHERS = ("binderhub_url", "colab_url", "jupyterhub_url", "deepnote_url")
 BACK_MATTER = "bibliography"  # a document of this name is unnumbered back matter in the PDF
@@ -58,7 +65,7 @@ def caption_alt_text(app: Sphinx, doctree: nodes.document, docname: str) -> None
                 image["alt"] = text
 
 
-# --- the HTML: MathJax, PDF link, repository and launch buttons --------------------------------
+# --- the HTML: PDF link, repository and launch buttons --------------------------------
 
 
 def is_html(app: Sphinx) -> bool:
@@ -71,16 +78,33 @@ def built_pdf(app: Sphinx) -> Path:
 
 
 def configure_html(app: Sphinx, config) -> None:
-    """Buttons from ``HWLIB_REPO_URL`` and the PDF link when the PDF is there (the theme's
-    options; only an HTML build reads them, and the builder is not known yet here)."""
+    """The page layout, the buttons and footer link from ``HWLIB_REPO_URL``, and the PDF
+    link when the PDF is there (the theme's options; only an HTML build reads them, and the
+    builder is not known yet here).
+
+    Layout: the page's contents ("On this page") move from a right-hand column into the
+    left sidebar, under the chapters, so the article gets the width the right-hand column
+    took (``_static/hwlib.css`` lets it use it) and the wide tables fit the text column at
+    1280 px. On a narrow screen the theme moves the left sidebar, and so both, into its menu.
+    """
     theme = config.html_theme_options
+    theme["secondary_sidebar_items"] = []
+    theme["toc_title"] = "On this page"
+    if not config.html_sidebars:
+        config.html_sidebars = {"**": [*BOOK_THEME_SIDEBAR, "page-toc.html"]}
     url = os.environ.get(REPO_ENV, "").strip().rstrip("/")
+    # {{ variants_doc }} in a chapter: the facts about the original code, linked when the book
+    # knows its repository.
+    branch = theme.get("repository_branch") or "main"
+    config.myst_substitutions = {**config.myst_substitutions, "variants_doc": (
+        f"[`docs/variants.md`]({url}/blob/{branch}/docs/variants.md)" if url else "`docs/variants.md`")}
     if url:
         if not url.startswith(("https://", "http://")):
             raise ConfigError(f"{REPO_ENV} must be the repository's web address "
                               f"(https://github.com/OWNER/REPO), got {url!r}.")
         theme["repository_url"] = url
         theme.update(dict.fromkeys(BUTTONS, True))
+        theme["extra_footer"] = theme.get("extra_footer", "") + REPO_LINK.format(url=html.escape(url))
     else:
         theme.pop("repository_url", None)
         theme.update(dict.fromkeys(BUTTONS, False))
@@ -89,24 +113,10 @@ def configure_html(app: Sphinx, config) -> None:
         theme["extra_footer"] = theme.get("extra_footer", "") + PDF_LINK
 
 
-def check_mathjax(app: Sphinx) -> None:
-    if is_html(app) and not (MATHJAX_SOURCE / MATHJAX_PARTS[0]).is_file():
-        raise ConfigError(f"MathJax is not installed in {MATHJAX_SOURCE.parents[2]}: run `make mathjax` "
-                          "(npm ci there), so the book's formulas render without the internet.")
-
-
-def copy_assets(app: Sphinx, exception: Exception | None) -> None:
-    """After an HTML build: MathJax into ``_static/mathjax``, and the PDF when built."""
+def copy_pdf(app: Sphinx, exception: Exception | None) -> None:
+    """After an HTML build: the PDF beside the pages, when ``make pdf`` has built it."""
     if exception is not None or not is_html(app):
         return
-    target = Path(app.outdir) / "_static" / "mathjax"
-    for part in MATHJAX_PARTS:
-        source = MATHJAX_SOURCE / part
-        if source.is_dir():
-            shutil.copytree(source, target / part, dirs_exist_ok=True)
-        else:
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / part)
     if built_pdf(app).is_file():
         shutil.copy2(built_pdf(app), Path(app.outdir) / PDF_NAME)
 
@@ -154,10 +164,24 @@ def latex_front_and_back_matter(app: Sphinx, doctree: nodes.document, docname: s
             start.parent.remove(start)
 
 
+class DropCodeInLatex(SphinxPostTransform):
+    """The PDF shows no code: the chapters' code cells (``hide-input`` in the HTML, where a
+    reader can open them) are left out of the LaTeX, their outputs kept."""
+
+    default_priority = 199
+    formats = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        for node in list(self.document.findall(nodes.container)):
+            if node.get("nb_element") == "cell_code_source":
+                node.parent.remove(node)
+
+
 def setup(app: Sphinx) -> dict:
+    app.add_post_transform(DropCodeInLatex)
+    app.setup_extension(MATHJAX_EXTENSION)
     app.connect("config-inited", configure_html)
-    app.connect("builder-inited", check_mathjax)
     app.connect("doctree-resolved", caption_alt_text)
     app.connect("doctree-resolved", latex_front_and_back_matter)
-    app.connect("build-finished", copy_assets)
+    app.connect("build-finished", copy_pdf)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
