@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# nbval checks the chapters, never the copies a build leaves in book/_build (html/_sources,
+# failed/, papermill/).
+collect_ignore = ["book/_build"]
+
 
 def _real_data() -> bool:
     folder = Path(os.environ.get("HWLIB_DATA_DIR") or "data")

@@ -131,10 +131,9 @@ def glued(nb, key: str):
 @needs_real_data
 def test_every_chapter_runs_in_the_quick_profile(tmp_path):
     store = str(tmp_path / "store")
-    fewer_seeds = {"reproduction": {"mnist_seeds": 2, "cifar10_seeds": 2},
+    fewer_seeds = {"reproduction": {"seeds": 2},
                    # both variants and the sensitivity studies: 1 epoch on small subsets
-                   "gaps": {"mnist_seeds": 2, "cifar10_seeds": 2, "tuned_seeds": 2, "epochs": 1,
-                            "n_train": 300, "n_test": 200}}
+                   "gaps": {"seeds": 2, "epochs": 1, "n_train": 300, "n_test": 200}}
     for chapter in CHAPTERS:
         execute(chapter, tmp_path, profile="quick", store=store, data_dir=real_data_dir(),
                 **fewer_seeds.get(chapter, {}))
@@ -155,3 +154,70 @@ def test_parameters_flow_into_tables_figures_and_prose(tiny_env, tiny_dir, tmp_p
     # The summary printed for nbval lists every run of the chapter, each with its own key.
     summary = [c for c in nb.cells if "NBVAL_CHECK_OUTPUT" in c.source][0].outputs[0]["text"]
     assert summary.count("mnist-") == 9
+
+
+# -- the papermill path, as a user takes it ----------------------------------------------
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_papermill_lists_every_parameter_with_type_default_and_help(chapter):
+    """`papermill --help-notebook` shows every parameter of the chapter (papermill reads a
+    `# type:` comment, not a quoted annotation such as "int | None")."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(BOOK / f"{chapter}.ipynb")],
+                         capture_output=True, text=True, check=True).stdout
+    tree = ast.parse(parameters_cell(read(chapter)).source)
+    names = [(n.targets[0] if isinstance(n, ast.Assign) else n.target).id for n in tree.body]
+    for name in names:
+        line = re.search(rf"^  {name}: (\S+) \(default ([^)]*)\)\s*(.*)$", out, re.M)
+        assert line, f"{name} is not listed by papermill --help-notebook:\n{out}"
+        kind, _default, inline_help = line.groups()
+        assert kind != "None", f"{name} has no type"
+        following = out[line.end():].split("\n", 2)[1].strip()
+        assert inline_help or following, f"{name} has no help text"
+
+
+@pytest.mark.slow
+def test_a_papermill_run_shows_a_line_per_epoch_and_no_unknown_parameter(tiny_dir, tmp_path):
+    """The intro's example (`papermill book/mnist.ipynb out.ipynb -p epochs ... -p n_train ...`),
+    on the tiny data: no "unknown parameter" warning, a progress line per epoch in
+    `--log-output`, and none of those lines kept by `hwlib report` in a committed chapter."""
+    import subprocess
+    import sys
+
+    from hwlib import book
+
+    from conftest import tiny_command_env
+
+    out = tmp_path / "mnist.ipynb"
+    run = subprocess.run([sys.executable, "-m", "papermill", str(BOOK / "mnist.ipynb"), str(out), "--log-output",
+                          "-p", "epochs", "2", "-p", "n_train", "100", "-p", "n_test", "50",
+                          "-p", "store", str(tmp_path / "store")], cwd=BOOK, capture_output=True, text=True,
+                         env=tiny_command_env(tiny_dir), timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "unknown parameter" not in run.stderr.lower()
+    first, last = (len(re.findall(rf"epoch +{e}/2 ", run.stderr)) for e in (1, 2))
+    assert first == last >= 8  # every run it trains (at least the base net, 6 more sweep rows, L2), each epoch
+    nb = nbformat.read(out, as_version=4)
+    assert any(o.get("name") == "stderr" for c in nb.cells for o in c.get("outputs", []))
+    kept = [o for c in nb.cells for o in c.get("outputs", []) if book._not_stderr(o)]
+    assert kept and not any(o.get("name") == "stderr" for o in kept)
+
+
+def test_nbval_collects_the_chapters_and_never_build_copies():
+    """`pytest --nbval-lax book/` (make test) collects the five chapters only, even with a
+    copy left in book/_build by a build or a failed execution (conftest.collect_ignore)."""
+    import shutil
+    import subprocess
+    import sys
+
+    stale = BOOK / "_build" / "failed" / "stale-copy-for-a-test.ipynb"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(BOOK / "intro.ipynb", stale)
+    try:
+        out = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--collect-only", "-q", "book/"],
+                             cwd=BOOK.parent, capture_output=True, text=True).stdout
+    finally:
+        stale.unlink()
+    files = {line.split("::")[0] for line in out.splitlines() if "::" in line}
+    assert files == {f"book/{c}.ipynb" for c in CHAPTERS}, out[-2000:]

@@ -4,22 +4,32 @@
 ``jupyter-book build`` renders it; a chapter that fails never replaces a good one, and an
 executed chapter keeps no timing or machine-specific metadata, so re-executing unchanged
 results leaves it byte-identical.
+
+An executed chapter records what it was computed from in ``metadata["hwlib"]["inputs"]``: a
+digest and its parts (:func:`inputs`). :func:`stale_parts` computes them again, so that
+``hwlib report`` executes only the chapters whose inputs changed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from hwlib.errors import HwlibError
 from hwlib.settings import chapter_parameters
-from hwlib.store import project_root
+from hwlib.store import MANIFEST, READ_LOG, RunStore, project_root
 
 CHAPTERS = ("intro", "mnist", "cifar10", "reproduction", "gaps")
+PACKAGE = Path(__file__).resolve().parent  # hwlib's sources: an input of every chapter
+PARTS = {"code": "its code cells", "parameters": "its parameters", "hwlib": "hwlib's code",
+         "store": "the run-store entries it read", "data": "the datasets"}
 
 
 def book_dir() -> Path:
@@ -35,7 +45,8 @@ def execute_chapters(parameters: dict[str, Any] | None = None, chapters: tuple[s
 
     A chapter is written to a temporary file first and moved over the source only when it
     ran to the end: a failed chapter never replaces a good one (it is kept under
-    ``book/_build/failed/`` to look at).
+    ``book/_build/failed/`` to look at). The run keys its kernel looks up in the store are
+    logged (``$HWLIB_READ_LOG``) and recorded with its other inputs (:func:`inputs`).
     """
     import papermill as pm
 
@@ -47,12 +58,14 @@ def execute_chapters(parameters: dict[str, Any] | None = None, chapters: tuple[s
         scratch.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(suffix=f"-{chapter}.ipynb", dir=scratch)
         os.close(fd)
-        tmp = Path(tmp_name)
+        tmp, params = Path(tmp_name), chapter_parameters(chapter, parameters or {})
+        reads = tmp.with_suffix(".reads")
         log(f"executing {src.relative_to(book.parent)} ...")
         try:
-            pm.execute_notebook(str(src), str(tmp), parameters=chapter_parameters(chapter, parameters or {}),
-                                cwd=str(book),
-                                kernel_name="python3", progress_bar=False)
+            with mock.patch.dict(os.environ, {READ_LOG: str(reads)}):  # the kernel inherits it
+                pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(book),
+                                    kernel_name="python3", progress_bar=False)
+            keys = set(reads.read_text().split()) if reads.exists() else set()
         except pm.PapermillExecutionError as exc:
             failed = book / "_build" / "failed" / src.name
             failed.parent.mkdir(parents=True, exist_ok=True)
@@ -64,30 +77,99 @@ def execute_chapters(parameters: dict[str, Any] | None = None, chapters: tuple[s
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _tidy(tmp)
+        finally:
+            reads.unlink(missing_ok=True)
+        _tidy(tmp, params, keys)
         os.replace(tmp, src)
         done.append(src)
     return done
 
 
-# TensorFlow's C++ start-up lines (oneDNN notice, absl) carry timestamps and pids.
-_TF_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} \d\d:\d\d:\d\d)")
+def _sha(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
 
 
-def _without_tf_log(output: Any) -> Any:
-    """The output without TensorFlow's C++ log lines (None if nothing else is left)."""
-    if output.get("output_type") != "stream" or output.get("name") != "stderr":
-        return output
-    kept = [line for line in output["text"].splitlines(keepends=True) if not _TF_LOG.match(line)]
-    if not kept:
-        return None
-    output["text"] = "".join(kept)
-    return output
+def _in_book(path: str | None) -> Path | None:
+    """A ``store`` or ``data_dir`` parameter as the chapter's kernel (run in ``book/``) reads it."""
+    return None if path is None else book_dir() / path
 
 
-def _tidy(path: Path) -> None:
+def _datasets(data_dir: Path | None) -> dict[str, str]:
+    """The fingerprint of each dataset found (never downloaded; :func:`hwlib.data.identify`
+    remembers it, so only a new or changed file is read)."""
+    from hwlib import data as hwdata
+
+    found = {}
+    with mock.patch.dict(os.environ, {"HWLIB_NO_DOWNLOAD": "1"}):
+        for name in hwdata.DATASETS:
+            with contextlib.suppress(HwlibError):
+                found[name] = hwdata.identify(name, data_dir).fingerprint
+    return found
+
+
+def inputs(nb: Any, params: dict[str, Any], keys: Any, data: dict[str, str]) -> dict[str, Any]:
+    """What the executed chapter ``nb`` was computed from: its code cells (without papermill's
+    injected-parameters cell), its parameters, hwlib's code (every ``*.py`` and
+    ``reported.yml`` of the package, by content), the checksum of the ``MANIFEST.json`` of each
+    store entry looked up (``keys``; "absent" for one not stored) and the datasets'
+    fingerprints (``data``); ``{"digest": ..., "parts": ...}``."""
+    code = [c.source for c in nb.cells if c.cell_type == "code"
+            and "injected-parameters" not in c.metadata.get("tags", [])]
+    names = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")) + ["reported.yml"]
+    runs = RunStore(_in_book(params.get("store")))
+    parts = {"code": _sha(json.dumps(code)),
+             "parameters": json.loads(json.dumps(params, sort_keys=True, default=str)),
+             "hwlib": _sha(json.dumps({n: _sha((PACKAGE / n).read_bytes()) for n in names})),
+             "store": {k: _sha(m.read_bytes()) if (m := runs.path(k) / MANIFEST).is_file() else "absent"
+                       for k in sorted(keys)},
+             "data": data}
+    return {"digest": _sha(json.dumps(parts, sort_keys=True)), "parts": parts}
+
+
+def stale_parts(chapter: str, parameters: dict[str, Any]) -> list[str]:
+    """Why the committed chapter would come out differently if executed with ``parameters``
+    now: the inputs that changed since it recorded them ([] when none did). A dataset not
+    found now counts as unchanged (its fingerprint cannot be computed without it)."""
+    import nbformat
+
+    nb = nbformat.read(book_dir() / f"{chapter}.ipynb", as_version=4)
+    try:
+        recorded = nb.metadata["hwlib"]["inputs"]
+        old, digest = recorded["parts"], recorded["digest"]
+        keys, data = list(old["store"]), dict(old["data"])
+    except (KeyError, TypeError, ValueError):
+        return ["it has no recorded inputs"]
+    params = chapter_parameters(chapter, parameters)
+    data.update((n, fp) for n, fp in _datasets(_in_book(params.get("data_dir"))).items() if n in data)
+    now = inputs(nb, params, keys, data)
+    if now["digest"] == digest:
+        return []
+    return [f"{PARTS[n]} changed" for n in PARTS if now["parts"][n] != old.get(n)] or ["its digest changed"]
+
+
+def stale_chapters(parameters: dict[str, Any], chapters: tuple[str, ...] = CHAPTERS,
+                   log=print) -> tuple[str, ...]:
+    """The ``chapters`` whose inputs changed (:func:`stale_parts`), each logged with why; the
+    others are logged as current."""
+    stale = []
+    for chapter in chapters:
+        why = stale_parts(chapter, parameters)
+        log(f"{chapter}.ipynb: stale ({'; '.join(why)})" if why else
+            f"{chapter}.ipynb: current (its recorded inputs are unchanged), skipped")
+        stale += [chapter] if why else []
+    return tuple(stale)
+
+
+def _not_stderr(output: Any) -> bool:
+    """Whether a cell output is kept in a committed chapter: everything but stderr (the
+    chapter's progress lines and TensorFlow's start-up notices, which the book leaves out)."""
+    return not (output.get("output_type") == "stream" and output.get("name") == "stderr")
+
+
+def _tidy(path: Path, params: dict[str, Any], keys: set[str]) -> None:
     """Hide papermill's injected-parameters cell in the book, and drop its wall-clock
-    metadata so re-executing unchanged results leaves the committed notebook unchanged."""
+    metadata so re-executing unchanged results leaves the committed notebook unchanged;
+    record the chapter's :func:`inputs`."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -97,7 +179,7 @@ def _tidy(path: Path) -> None:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
-            cell.outputs = [o for o in map(_without_tf_log, cell.outputs) if o is not None]
+            cell.outputs = [o for o in cell.outputs if _not_stderr(o)]
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags:
             cell.id = "injected-parameters"  # papermill draws a random id each run
@@ -107,4 +189,5 @@ def _tidy(path: Path) -> None:
     meta.pop("environment_variables", None)
     for key in ("input_path", "output_path"):  # machine-specific, temporary
         meta.pop(key, None)
+    nb.metadata["hwlib"] = {"inputs": inputs(nb, params, keys, _datasets(_in_book(params.get("data_dir"))))}
     nbformat.write(nb, path)

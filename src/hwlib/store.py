@@ -55,6 +55,7 @@ NEW_TMP_SECONDS = 60  # a temporary folder without its .pid yet: being created (
 PID_FILE = ".pid"  # in a temporary folder: the process filling it (see clean_stale)
 LOCKS = ".locks"  # <store>/.locks/<key>: per-key training locks (see RunStore.lock)
 _HELD: set[tuple[str, str]] = set()  # (lock folder, key) held by this process
+READ_LOG = "HWLIB_READ_LOG"  # a file RunStore.get appends each key it looks up to (set by hwlib.book)
 
 
 def run_key(config: dict[str, Any], data_fingerprint: str, code_version: str,
@@ -134,7 +135,11 @@ class RunStore:
 
     def get(self, key: str, need_weights: bool = False) -> Entry | None:
         """The verified entry for ``key``, or ``None`` if absent (or lacking weights when
-        ``need_weights``). A damaged entry raises :class:`StoreError`."""
+        ``need_weights``). A damaged entry raises :class:`StoreError`. With ``$HWLIB_READ_LOG``
+        set, ``key`` is appended to that file (what a chapter reads, :mod:`hwlib.book`)."""
+        if os.environ.get(READ_LOG):
+            with open(os.environ[READ_LOG], "a") as log:
+                log.write(key + "\n")
         path = self.path(key)
         if not path.is_dir():
             if path.exists():
@@ -198,31 +203,6 @@ class RunStore:
             aside = self.runs / f"{TMP_PREFIX}{key}-deleted"
             os.rename(path, aside)
             shutil.rmtree(aside)
-
-    def refile(self, key: str, new_key: str, rewrite: dict[str, str]) -> Entry:
-        """File the entry ``key`` as ``new_key``, with the files named in ``rewrite`` replaced
-        by their new text (a fresh manifest): the run's history, metrics and weights are
-        copied unchanged. The new entry is complete before the old one is deleted; if
-        ``new_key`` is already stored, only the old entry is deleted."""
-        self.verify(key)
-        with self.lock(new_key):
-            if not self.path(new_key).is_dir():
-                tmp = self.begin(new_key)
-                try:
-                    for p in sorted(self.path(key).iterdir()):
-                        if p.name == MANIFEST:
-                            continue
-                        if p.name in rewrite:
-                            (tmp / p.name).write_text(rewrite[p.name])
-                        else:
-                            shutil.copy2(p, tmp / p.name)
-                    self.commit(new_key, tmp)
-                except BaseException:
-                    self.abort(tmp)
-                    raise
-            self.verify(new_key)
-        self.delete([key])
-        return Entry(self.path(new_key))
 
     # -- writing ---------------------------------------------------------------------------
     def _check_writable(self) -> None:
