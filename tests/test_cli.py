@@ -10,17 +10,19 @@ import pytest
 
 from hwlib import experiments as E
 from hwlib.cli import main
+from hwlib.errors import ConfigError
 
 from conftest import needs_real_data, real_data_dir
 
 TINY = ["--set", "epochs=1", "--set", "n_train=100", "--set", "n_test=50", "--quiet"]
 
 
-def test_list_shows_every_experiment_with_its_key(capsys):
+def test_list_shows_every_experiment_with_its_key_under_each_variant(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for exp in E.EXPERIMENTS.values():
-        assert exp.name in out and exp.key() in out
+    assert "key (stated)" in out and "key (original)" in out
+    for name, exp in E.EXPERIMENTS.items():
+        assert name in out and exp.key() in out and E.prepare(name, variant="original").key() in out
     assert main(["list", "--profile", "quick"]) == 0
     assert E.quick(E.get("mnist-base")).key() in capsys.readouterr().out
 
@@ -65,6 +67,16 @@ def test_bad_input_exits_nonzero_with_one_paragraph(tiny_env, capsys, argv, code
     assert err.startswith("hwlib: error: ") and message in err
     assert "Traceback" not in err and err.count("\n") == 1
     assert not (tiny_env / "runs").exists() or list((tiny_env / "runs").iterdir()) == []
+
+
+def test_unknown_variant_is_one_paragraph(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "mnist-base", "--variant", "homework"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown variant 'homework'; choose stated or original" in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="Unknown variant 'x'. Choose one of: stated .*; original"):
+        E.prepare("mnist-base", variant="x")
 
 
 def test_missing_data_names_every_place_looked(tmp_path, monkeypatch, capsys):
@@ -121,7 +133,7 @@ def test_an_interrupted_command_exits_at_once_with_130(monkeypatch, capsys):
     Called with arguments (from Python), it returns 130 instead."""
     import os
 
-    from hwlib import allocator, cli
+    from hwlib import cli
 
     def interrupted(args):
         raise KeyboardInterrupt
@@ -133,7 +145,6 @@ def test_an_interrupted_command_exits_at_once_with_130(monkeypatch, capsys):
         raise Exited(code)
 
     monkeypatch.setitem(cli.COMMANDS, "list", interrupted)
-    monkeypatch.setattr(allocator, "restart_with_allocator", lambda argv: None)
     monkeypatch.setattr(os, "_exit", fake_exit)
     monkeypatch.setattr(sys, "argv", ["hwlib", "list"])
     with pytest.raises(Exited) as exited:

@@ -1,25 +1,29 @@
 """Every change to the code that trains must be a conscious decision about the stored runs.
 
-``TRAIN_CODE_VERSION`` is part of every run key. This test records a hash of the source of
-every function that decides trained weights (:data:`WEIGHT_CODE`) in
-``tests/code_version.json``, with the version they belong to, and fails when one changes
-while the version does not. Then either bump ``hwlib.train.TRAIN_CODE_VERSION`` (every run
-is retrained) or, when the weights provably stay the same (a comment, a rename, a faster
-path tested bit-identical), re-record::
+``TRAIN_CODE_VERSION`` is part of every run key. This test records a fingerprint of every
+function, class and constant that decides trained weights (:data:`WEIGHT_CODE`) in
+``tests/code_version.json``, with the version they belong to, and fails when one changes while
+the version does not. A function's or class's fingerprint hashes its syntax tree without
+docstrings (comments and formatting are not in the tree), so only a change to the code itself
+counts; a constant's hashes its ``repr``. When one changes, either bump
+``hwlib.train.TRAIN_CODE_VERSION`` (every run is retrained) or, when the weights provably stay
+the same (a rename, a faster path tested bit-identical), re-record::
 
     python tests/test_code_version.py --record
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 RECORD = Path(__file__).with_name("code_version.json")
-# module: names (functions, classes, constants) whose source decides the trained weights.
+# module: names (functions, classes, constants) that decide the trained weights.
 WEIGHT_CODE = {
     "hwlib.train": ("fit", "training_batches", "compile_model", "load_data", "DEFAULT_ENGINE"),
     "hwlib.runtime": ("THREADS", "configure", "seed_everything", "private_seed_draws", "_SeedDraws",
@@ -27,6 +31,18 @@ WEIGHT_CODE = {
     "hwlib.models": ("build", "build_experiment"),
     "hwlib.data": ("load", "Dataset", "_stratified", "_read_checked", "_validate"),
 }
+
+
+def source_fingerprint(source: str) -> str:
+    """A hash of the syntax tree of ``source`` without its docstrings."""
+    tree = ast.parse(textwrap.dedent(source))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
 
 
 def fingerprints() -> dict[str, str]:
@@ -37,8 +53,10 @@ def fingerprints() -> dict[str, str]:
         module = importlib.import_module(module_name)
         for name in names:
             obj = getattr(module, name)
-            text = inspect.getsource(obj) if (inspect.isfunction(obj) or inspect.isclass(obj)) else repr(obj)
-            out[f"{module_name}.{name}"] = hashlib.sha256(text.encode()).hexdigest()[:16]
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                out[f"{module_name}.{name}"] = source_fingerprint(inspect.getsource(obj))
+            else:
+                out[f"{module_name}.{name}"] = hashlib.sha256(repr(obj).encode()).hexdigest()[:16]
     return out
 
 
@@ -65,6 +83,30 @@ def test_weight_code_changes_come_with_a_version_decision():
         f"{TRAIN_CODE_VERSION!r}: {', '.join(changed)}. Bump hwlib.train.TRAIN_CODE_VERSION (stored runs "
         "are retrained), or, if the weights provably stay the same, re-record: "
         "python tests/test_code_version.py --record")
+
+
+BODY = '''
+    @functools.cache
+    def scaled(x, factor=2):
+        """Scale x."""
+        class Inner:
+            """An inner class."""
+            n = 1
+        # a comment
+        return x * factor
+'''
+
+
+def test_the_fingerprint_follows_the_code_not_its_docstrings_or_comments():
+    base = source_fingerprint(BODY)
+    same = [BODY.replace('"""Scale x."""', '"""Multiply x by a factor (a docstring edit)."""'),
+            BODY.replace('"""An inner class."""', '"""Reworded."""'),
+            BODY.replace("# a comment", "# another comment").replace("return x", "return  x")]
+    assert [source_fingerprint(s) for s in same] == [base] * len(same)
+    changed = [BODY.replace("x * factor", "x * factor + 1"), BODY.replace("factor=2", "factor=3"),
+               BODY.replace("    @functools.cache\n", ""), BODY.replace("n = 1", "n = 2"),
+               BODY.replace('"""Scale x."""', '"""Scale x."""\n        x = float(x)')]
+    assert len({base, *(source_fingerprint(s) for s in changed)}) == 1 + len(changed)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ holding ``mnist.npz`` and ``cifar10.npz``.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -325,15 +326,47 @@ def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert data.locate("mnist") == moved
 
 
-def test_named_folder_without_the_dataset_warns_and_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("named_by", ["data_dir", "HWLIB_DATA_DIR"])
+@pytest.mark.parametrize("problem", ["does not exist", "holds no mnist.npz"])
+def test_a_named_folder_without_the_dataset_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named_by: str, problem: str
 ) -> None:
-    local = tiny_mnist(tmp_path / "work" / "data")
-    (tmp_path / "empty").mkdir()
-    monkeypatch.setenv("HWLIB_DATA_DIR", str(tmp_path / "empty"))
-    with pytest.warns(UserWarning, match=r"not found in the data_dir argument .*nowhere, which"):
-        found = data.locate("mnist", tmp_path / "nowhere")
-    assert found.resolve() == local.resolve()
+    """A folder the user names is the only place looked, though ./data and the keras cache
+    (and, for data_dir, $HWLIB_DATA_DIR) hold the dataset."""
+    tiny_mnist(tmp_path / "work" / "data")
+    tiny_mnist(tmp_path / "home" / ".keras" / "datasets")
+    folder = tmp_path / "named"
+    if problem != "does not exist":
+        write_npz(folder / "cifar10.npz", make_arrays("cifar10"))  # another dataset only
+    if named_by == "data_dir":
+        monkeypatch.setenv("HWLIB_DATA_DIR", str(tiny_mnist(tmp_path / "env").parent))
+    else:
+        monkeypatch.setenv("HWLIB_DATA_DIR", str(folder))
+    how = "--data-dir or the data_dir parameter" if named_by == "data_dir" else "$HWLIB_DATA_DIR"
+    message = (f"^The data folder {re.escape(str(folder))} \\(named by {re.escape(how)}\\) {problem}, so the mnist "
+               r"dataset is not there\. Name the folder that holds mnist\.npz, or name no folder")
+    for call in (data.locate, data.load, data.identify, data.summary):
+        with pytest.raises(DataError, match=message):
+            call("mnist", folder if named_by == "data_dir" else None)
+
+
+def test_a_missing_folder_named_by_a_notebook_parameter_or_the_cli_ends_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hwlib.cli import main
+    from hwlib.errors import DataError as Error
+    from hwlib.settings import Settings
+
+    tiny_mnist(tmp_path / "work" / "data")  # a copy that must not be used instead
+    missing = tmp_path / "nonexistent" / "data"
+    with pytest.raises(DataError, match=f"^The data folder {re.escape(str(missing))} .* does not exist"):
+        Settings.from_params(data_dir=str(missing)).data("mnist-base")  # -p data_dir
+    store = tmp_path / "store"
+    argv = ["train", "mnist-base", "--set", "epochs=1", "--data-dir", str(missing), "--store", str(store)]
+    assert main(argv) == Error.exit_code
+    err = capsys.readouterr().err
+    assert err.startswith(f"hwlib: error: The data folder {missing} ") and err.count("\n") == 1
+    assert not store.exists()
 
 
 def test_cifar_in_the_keras_3_cache(tmp_path: Path) -> None:
@@ -343,54 +376,48 @@ def test_cifar_in_the_keras_3_cache(tmp_path: Path) -> None:
     assert data.locate("cifar10") == folder
 
 
-def test_missing_everywhere_names_every_place(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HWLIB_DATA_DIR", str(tmp_path / "env"))
+def test_missing_everywhere_names_every_place(tmp_path: Path) -> None:
     with pytest.raises(DataError) as caught:
-        data.locate("cifar10", tmp_path / "explicit")
+        data.locate("cifar10")
     message = str(caught.value)
-    folders = [
-        tmp_path / "explicit",
-        tmp_path / "env",
-        tmp_path / "work" / "data",
-        tmp_path / "home" / ".keras" / "datasets",
-    ]
-    for folder in folders:
+    assert "$HWLIB_DATA_DIR (not set)" in message
+    cache = tmp_path / "home" / ".keras" / "datasets"
+    for folder in (tmp_path / "work" / "data", cache):
         for file_name in ("cifar10.npz", "cifar-10-batches-py", "cifar-10-python.tar.gz"):
             assert str(folder / file_name) in message
+    assert str(cache / "cifar-10-batches-py-target" / "cifar-10-batches-py") in message
     assert "Set HWLIB_DATA_DIR to a folder holding cifar10.npz" in message
     assert "--data-dir" in message and "HWLIB_NO_DOWNLOAD=1" in message
 
 
-def _fake_keras(get_file: Any) -> SimpleNamespace:
-    return SimpleNamespace(utils=SimpleNamespace(get_file=get_file))
+def _fake_keras(load_data: Any) -> SimpleNamespace:
+    """A stand-in for keras whose ``keras.datasets.mnist.load_data`` is ``load_data``."""
+    return SimpleNamespace(datasets=SimpleNamespace(mnist=SimpleNamespace(load_data=load_data)))
 
 
 def test_failed_download_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
-    def offline(*args: Any, **kwargs: Any) -> str:
+    def offline() -> None:
         raise OSError("network is unreachable")
 
     monkeypatch.delenv("HWLIB_NO_DOWNLOAD")
     monkeypatch.setitem(sys.modules, "keras", _fake_keras(offline))
     with pytest.raises(DataError, match=r"(?s)Looked in:.*mnist\.npz.*network is unreachable"):
         data.locate("mnist")
+    monkeypatch.setitem(sys.modules, "keras", _fake_keras(lambda: None))  # "downloaded" elsewhere
+    with pytest.raises(DataError, match=r"keras downloaded it, but not into .*/home/\.keras/datasets"):
+        data.locate("mnist")
 
 
-def test_download_lands_in_the_keras_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_download_lands_in_the_keras_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
-    def get_file(fname: str, origin: str, file_hash: str, cache_dir: str) -> str:
-        calls.append((fname, origin, file_hash))
-        return str(tiny_mnist(Path(cache_dir) / "datasets"))
+    def load_data() -> None:  # what keras.datasets.mnist.load_data leaves behind
+        calls.append(tiny_mnist(tmp_path / "home" / ".keras" / "datasets"))
 
     monkeypatch.delenv("HWLIB_NO_DOWNLOAD")
-    monkeypatch.setitem(sys.modules, "keras", _fake_keras(get_file))
+    monkeypatch.setitem(sys.modules, "keras", _fake_keras(load_data))
     path = data.locate("mnist")
     assert path == tmp_path / "home" / ".keras" / "datasets" / "mnist.npz"
-    assert calls[0][0] == "mnist.npz" and calls[0][1].endswith("/mnist.npz")
     assert data.locate("mnist") == path and len(calls) == 1  # now found in the cache
 
 
@@ -406,24 +433,30 @@ def test_load_is_cached_until_the_file_changes(tmp_path: Path) -> None:
     assert reloaded.x_train.shape[0] == 30 and reloaded.fingerprint != first.fingerprint
 
 
-def test_identify_gives_what_load_gives_and_remembers_it_on_disk(
+def cached(tmp_path: Path) -> list[Path]:
+    """The cache folders under ``tmp_path / "cache"``, one per data file checked."""
+    folder = tmp_path / "cache" / "datasets"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def test_identify_gives_what_load_gives_and_caches_it_on_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HWLIB_CACHE_DIR", str(tmp_path / "cache"))
     path = tiny_mnist(tmp_path, seed=1)
-    first = data.identify("mnist", path, strict=False)  # read and checked: nothing remembered yet
+    first = data.identify("mnist", path, strict=False)  # read and checked: nothing cached yet
     loaded = data.load("mnist", path, strict=False)
     assert first == data.Identity(loaded.fingerprint, {"train": 20, "test": 10}, {"train": 10, "test": 10})
-    assert (tmp_path / "cache" / "fingerprints.json").is_file()
+    assert len(cached(tmp_path)) == 1
 
     def no_reading(*args: Any) -> None:
-        raise AssertionError("identify read the file although it is remembered")
+        raise AssertionError("identify read the file although it is cached")
 
-    data.clear_cache()  # a new process: only the file on disk knows it
+    data.clear_cache()  # a new process: only the cache on disk knows it
     with monkeypatch.context() as m:
         m.setattr(data, "_read_checked", no_reading)
         assert data.identify("mnist", tmp_path, strict=False) == first
-        with pytest.raises(AssertionError, match="although it is remembered"):  # checked leniently only
+        with pytest.raises(AssertionError, match="although it is cached"):  # checked leniently only
             data.identify("mnist", path, strict=True)
     tiny_mnist(tmp_path, n_train=30, seed=2)  # the file changes: read again
     changed = data.identify("mnist", path, strict=False)
@@ -438,7 +471,7 @@ def test_identify_checks_the_file_as_load_does(tmp_path: Path, monkeypatch: pyte
     path = write_npz(tmp_path / "mnist.npz", arrays)
     with pytest.raises(DataError, match="1 label\\(s\\) outside 0..9"):
         data.identify("mnist", path, strict=False)
-    assert not (tmp_path / "cache" / "fingerprints.json").exists()  # nothing remembered of a bad file
+    assert cached(tmp_path) == []  # nothing cached of a bad file
     with pytest.raises(DataError, match="the train split has 20 images, but the full mnist dataset has 60000"):
         data.identify("mnist", tiny_mnist(tmp_path / "ok"), strict=True)
 
@@ -449,8 +482,9 @@ def test_load_reads_the_uncompressed_copy_only_when_it_holds_the_same_bytes(
     monkeypatch.setenv("HWLIB_CACHE_DIR", str(tmp_path / "cache"))
     path = tiny_mnist(tmp_path, seed=4)
     first = data.load("mnist", path, strict=False)
-    copy = tmp_path / "cache" / "arrays" / first.fingerprint
-    assert sorted(p.name for p in copy.iterdir()) == ["x_test.npy", "x_train.npy", "y_test.npy", "y_train.npy"]
+    (copy,) = cached(tmp_path)
+    assert sorted(p.name for p in copy.iterdir()) == [
+        "identity.json", "x_test.npy", "x_train.npy", "y_test.npy", "y_train.npy"]
     reads = []
     real_reader = data._READERS["npz"]
     monkeypatch.setitem(data._READERS, "npz", lambda p: reads.append(p) or real_reader(p))
@@ -471,10 +505,10 @@ def test_load_reads_the_uncompressed_copy_only_when_it_holds_the_same_bytes(
     np.testing.assert_array_equal(damaged.x_train, first.x_train)
     again()
     assert reads == [path]  # the damaged copy was replaced by a good one
-    tiny_mnist(tmp_path, n_train=30, seed=5)  # a new file: its own copy, the old one dropped
+    tiny_mnist(tmp_path, n_train=30, seed=5)  # the file changes: its new copy replaces the old one
     new = again()
-    assert len(reads) == 2 and new.fingerprint != first.fingerprint
-    assert [p.name for p in (tmp_path / "cache" / "arrays").iterdir()] == [new.fingerprint]
+    assert len(reads) == 2 and new.fingerprint != first.fingerprint and cached(tmp_path) == [copy]
+    assert json.loads((copy / "identity.json").read_text())["identity"]["fingerprint"] == new.fingerprint
 
 
 @pytest.mark.parametrize("cache", ["garbage", "unwritable"])
@@ -482,16 +516,20 @@ def test_a_broken_cache_costs_a_read_and_nothing_else(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: str
 ) -> None:
     folder = tmp_path / "cache"
-    if cache == "garbage":
-        folder.mkdir()
-        (folder / "fingerprints.json").write_text("{not json")
-    else:
-        folder.write_text("a file where the cache folder should be")
     monkeypatch.setenv("HWLIB_CACHE_DIR", str(folder))
     path = tiny_mnist(tmp_path, seed=3)
-    want = data.load("mnist", path, strict=False).fingerprint
+    if cache == "garbage":
+        data.load("mnist", path, strict=False)
+        (copy,) = cached(tmp_path)
+        (copy / "identity.json").write_text("{not json")
+        (copy / "x_train.npy").write_bytes(b"")
+    else:
+        folder.write_text("a file where the cache folder should be")
+    want = data.load("mnist", tiny_mnist(tmp_path / "same", seed=3), strict=False)
     data.clear_cache()
-    assert data.identify("mnist", path, strict=False).fingerprint == want
+    assert data.identify("mnist", path, strict=False).fingerprint == want.fingerprint
+    data.clear_cache()
+    np.testing.assert_array_equal(data.load("mnist", path, strict=False).x_train, want.x_train)
 
 
 def test_identity_checks_subset_sizes_as_subset_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,29 +1,37 @@
-"""The executor: sequential vs a Dask LocalCluster, one trainer per key, killed workers."""
+"""The executor: local worker processes and a Dask LocalCluster give the runs trained alone; one
+trainer per key; killed workers; Ctrl-C stops every worker and stores nothing."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from hwlib import executor
+from hwlib import executor, runtime
 from hwlib import experiments as E
 from hwlib.cli import main
-from hwlib.errors import ClusterError, ConfigError
+from hwlib.errors import ClusterError, ConfigError, StoreError
+from hwlib.executor import Task, run_all, schedule, usable_cores
 from hwlib.store import LOCKS, PID_FILE, TMP_PREFIX, RunStore
+from hwlib.train import run
+
+from conftest import deliver_sigint, tiny_command_env
 
 distributed = pytest.importorskip("distributed")
 
 TINY = {"epochs": 1, "n_train": 100, "n_test": 50}
 
 
-def tiny(name="mnist-base", **more):
-    return E.get(name).with_overrides({**TINY, **more})
+def tiny(name="mnist-base", variant="stated", **more):
+    return E.prepare(name, "full", variant).with_overrides({**TINY, **more})
 
 
 @pytest.fixture(scope="module")
@@ -39,56 +47,6 @@ def cluster():
 def temp_folders(store: Path) -> list[Path]:
     runs = store / "runs"
     return [p for p in runs.iterdir() if p.name.startswith(TMP_PREFIX)] if runs.is_dir() else []
-
-
-def test_store_lock_waits_and_leaves_nothing(tmp_path):
-    store = RunStore(tmp_path)
-    waited, order = [], []
-    with store.lock("k"):
-        assert (tmp_path / LOCKS / "k").exists() and store.keys() == []
-
-        def second():
-            with store.lock("k", on_wait=lambda: waited.append(True)):
-                order.append("second")
-
-        t = threading.Thread(target=second)
-        t.start()
-        time.sleep(0.3)
-        order.append("first")
-    t.join(5)
-    assert order == ["first", "second"] and waited == [True]
-    assert list((tmp_path / LOCKS).iterdir()) == []  # removed on release
-    (tmp_path / LOCKS / "k").write_text("")  # left by a holder that was killed: no obstacle
-    with store.lock("k", on_wait=lambda: pytest.fail("nobody holds it")):
-        pass
-
-
-def test_clean_stale_with_concurrent_writers_and_other_hosts(tmp_path):
-    import subprocess
-    import sys
-
-    store = RunStore(tmp_path)
-    store.runs.mkdir(parents=True)
-    fresh = store.runs / f"{TMP_PREFIX}k1-new"  # just made by another process's begin(), no .pid yet
-    fresh.mkdir()
-    remote = store.runs / f"{TMP_PREFIX}k2-abc"  # a worker on another machine trains k2
-    remote.mkdir()
-    (remote / PID_FILE).write_text("12345 some-other-host")
-    (tmp_path / LOCKS).mkdir()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
-         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", str(tmp_path / LOCKS / "k2")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        assert store.clean_stale() == [] and fresh.exists() and remote.exists()
-    finally:
-        holder.kill()
-        holder.wait()
-    assert store.clean_stale() == [remote]  # its lock is free: that worker is gone
-    old = time.time() - 120
-    os.utime(fresh, (old, old))
-    assert store.clean_stale() == [fresh]  # a minute without its .pid: a killed begin()
 
 
 @pytest.mark.parametrize("spec, parsed", [
@@ -203,3 +161,145 @@ def test_killed_worker_task_is_retried(cluster, tiny_env, tiny_dir):
     store.verify(run.key)
     assert not folder.exists() and temp_folders(tiny_env) == []  # cleaned by the retry's write
     assert store.clean_stale() == [] and list((tiny_env / LOCKS).iterdir()) == []
+
+
+# -- local worker processes -------------------------------------------------------------------
+def test_workers_train_the_same_runs_as_training_alone(tiny_env, tmp_path):
+    exps = [tiny("mnist-base", "original", epochs=2), tiny("cifar10-base", "original", epochs=2),
+            tiny("mnist-l2", epochs=2)]
+    lines: list[str] = []
+    pooled = run_all([Task(e) for e in exps], tmp_path / "pool", workers=2, log=lines.append)
+    alone = [run(e, tmp_path / "alone") for e in exps]
+    for a, b in zip(pooled, alone):  # the same history and weights, to the bit
+        assert a.key == b.key and a.history.equals(b.history)
+        for x, y in zip(a.load_model().get_weights(), b.load_model().get_weights()):
+            np.testing.assert_array_equal(x, y)
+    # each worker with its share of the cores as inter-op threads; alone, both of this process's
+    share = runtime.inter_op_threads(2, usable_cores())
+    assert {r.provenance["threads"]["inter_op"] for r in pooled} == {share}
+    assert {r.provenance["threads"]["inter_op"] for r in alone} == {runtime.INTER_OP_MAX}
+    assert any("3 run(s) to train on 2 worker process(es)" in line for line in lines)
+    assert any(line.startswith("mnist-l2 seed 0 [") and "epoch   2/2" in line for line in lines)
+    assert "3/3 runs trained" in lines[-1]
+    again: list[str] = []  # all stored now: nothing is started
+    assert [r.key for r in run_all([Task(e) for e in exps], tmp_path / "pool", log=again.append)] == \
+        [r.key for r in pooled]
+    assert not any("to train" in line for line in again)
+
+
+
+def test_workers_take_the_longest_runs_first():
+    tasks = [Task(tiny(name)) for name in ("mnist-base", "cifar10-base", "mnist-l2", "cifar10-l2")]
+    assert schedule(tasks, [5.0, 30.0, 5.0, 40.0]) == [3, 1, 0, 2]
+    tiered = [Task(t.experiment, tier=tier) for t, tier in zip(tasks, (0, 1, 0, 1))]  # a study's groups first
+    assert schedule(tiered, [5.0, 30.0, 6.0, 40.0]) == [2, 0, 3, 1]
+
+
+
+def test_bad_worker_counts(tiny_env, capsys):
+    with pytest.raises(ConfigError, match="worker processes must be a whole number >= 1, got 0"):
+        run_all([Task(tiny())], workers=0)
+    with pytest.raises(SystemExit):
+        main(["sweep", "mnist", "--workers", "0"])
+    assert "the number of worker processes must be at least 1, got 0" in capsys.readouterr().err
+
+
+
+def test_a_dead_local_worker_is_reported_and_the_others_stopped(tiny_env, tmp_path):
+    store = tmp_path / "store"
+
+    def kill_a_worker_mid_run() -> None:
+        deadline = time.monotonic() + 120
+        while len([p for p in temp_folders(store) if (p / PID_FILE).exists()]) < 2:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(int((temp_folders(store)[0] / PID_FILE).read_text().split()[0]), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_a_worker_mid_run)
+    killer.start()
+    with pytest.raises(StoreError, match=r"A training process died \(exit code -9: killed, or out of memory\)"):
+        run_all([Task(tiny(seed=s, epochs=300), weights=False) for s in (0, 1)], store, workers=2)
+    killer.join()
+    assert temp_folders(store) == [] and RunStore(store).keys() == []  # the other one stopped, cleaned up
+
+
+
+def _linger_in_the_store(store: str, ready) -> None:
+    """A worker that ignores Ctrl-C while it holds a temporary folder in ``store``."""
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    RunStore(store).begin("0123456789abcdef")
+    ready.set()
+    time.sleep(600)
+
+
+
+def test_stopping_kills_a_lingering_worker_and_removes_its_folder(tmp_path, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(executor, "STOP_GRACE", 1.0)
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    worker = ctx.Process(target=_linger_in_the_store, args=(str(tmp_path), ready), daemon=True)
+    worker.start()
+    assert ready.wait(120)
+    assert [p.name[:21] for p in (tmp_path / "runs").iterdir()] == [".tmp-0123456789abcdef"]
+    executor._stop([worker], RunStore(tmp_path))
+    assert not worker.is_alive() and worker.exitcode == -signal.SIGKILL
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+
+def _processes_with(variable: str) -> list[int]:
+    """The pids of the processes whose environment holds ``variable`` (NAME=value)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and variable.encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+
+@pytest.mark.parametrize("to_group", [False, True, "kill"], ids=["main-process", "process-group", "kill-9"])
+def test_ctrl_c_stops_every_worker_and_stores_nothing(tmp_path, tiny_dir, to_group):
+    """Ctrl-C at a terminal reaches the whole process group; `kill -INT` only the main one."""
+    import time
+
+    store = tmp_path / "store"
+    marker = f"{os.getpid()}-{to_group}"  # inherited by the workers: find them by it
+    env = tiny_command_env(tiny_dir, HWLIB_TEST_MARK=marker)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hwlib.cli", "sweep", "mnist", "--workers", "2", "--store", str(store),
+         "--set", "epochs=300", "--set", "n_train=200", "--set", "n_test=100"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        preexec_fn=deliver_sigint)
+    deadline = time.monotonic() + 180
+    for line in proc.stdout:
+        if "epoch   2/300" in line:
+            break
+        assert time.monotonic() < deadline, "no epoch reported"
+    assert len(_processes_with(f"HWLIB_TEST_MARK={marker}")) >= 3  # the command, two workers (a resource tracker)
+    if to_group == "kill":  # the command killed outright: its workers must not train on, orphaned
+        proc.kill()
+        proc.communicate(timeout=60)
+        for _ in range(50):
+            if not _processes_with(f"HWLIB_TEST_MARK={marker}"):
+                break
+            time.sleep(0.2)
+        assert _processes_with(f"HWLIB_TEST_MARK={marker}") == []
+        return
+    if to_group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130 and "interrupted; nothing half-written was stored" in rest, rest
+    assert "Traceback" not in rest
+    runs = store / "runs"
+    assert [p.name for p in runs.iterdir()] == []  # no entry, and the workers removed their folders
+    assert _processes_with(f"HWLIB_TEST_MARK={marker}") == []  # no worker left behind

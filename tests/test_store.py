@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import threading
+import time
 
 import pytest
 
+from hwlib import experiments as E
+from hwlib.cli import main
 from hwlib.errors import StoreError
-from hwlib.store import FILES, MANIFEST, PID_FILE, RunStore, run_key
+from hwlib.store import FILES, LOCKS, MANIFEST, PID_FILE, TMP_PREFIX, RunStore, run_key
+from hwlib.train import run
 
 
 def fill(tmp):
@@ -77,3 +84,73 @@ def test_run_key_covers_config_data_code_and_runtime():
     assert k == run_key({"a": 1}, "fp", "1", {"threads": 1})
     assert len({k, run_key({"a": 2}, "fp", "1", {"threads": 1}), run_key({"a": 1}, "fp2", "1", {"threads": 1}),
                 run_key({"a": 1}, "fp", "2", {"threads": 1}), run_key({"a": 1}, "fp", "1", {"threads": 2})}) == 5
+
+
+def test_store_lock_waits_and_leaves_nothing(tmp_path):
+    store = RunStore(tmp_path)
+    waited, order = [], []
+    with store.lock("k"):
+        assert (tmp_path / LOCKS / "k").exists() and store.keys() == []
+
+        def second():
+            with store.lock("k", on_wait=lambda: waited.append(True)):
+                order.append("second")
+
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.3)
+        order.append("first")
+    t.join(5)
+    assert order == ["first", "second"] and waited == [True]
+    assert list((tmp_path / LOCKS).iterdir()) == []  # removed on release
+    (tmp_path / LOCKS / "k").write_text("")  # left by a holder that was killed: no obstacle
+    with store.lock("k", on_wait=lambda: pytest.fail("nobody holds it")):
+        pass
+
+
+
+def test_clean_stale_with_concurrent_writers_and_other_hosts(tmp_path):
+    import subprocess
+    import sys
+
+    store = RunStore(tmp_path)
+    store.runs.mkdir(parents=True)
+    fresh = store.runs / f"{TMP_PREFIX}k1-new"  # just made by another process's begin(), no .pid yet
+    fresh.mkdir()
+    remote = store.runs / f"{TMP_PREFIX}k2-abc"  # a worker on another machine trains k2
+    remote.mkdir()
+    (remote / PID_FILE).write_text("12345 some-other-host")
+    (tmp_path / LOCKS).mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", str(tmp_path / LOCKS / "k2")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert store.clean_stale() == [] and fresh.exists() and remote.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.clean_stale() == [remote]  # its lock is free: that worker is gone
+    old = time.time() - 120
+    os.utime(fresh, (old, old))
+    assert store.clean_stale() == [fresh]  # a minute without its .pid: a killed begin()
+
+
+
+def test_prune_lists_then_deletes_only_older_code_versions(tiny_env, capsys):
+    current = run(E.get("mnist-base").with_overrides({"epochs": 1, "n_train": 100, "n_test": 50}))
+    old = tiny_env / "runs" / "0123456789abcdef"
+    shutil.copytree(current.entry.path, old)
+    config = json.loads((old / "config.json").read_text())
+    config["train_code_version"] = "1"
+    (old / "config.json").write_text(json.dumps(config))
+    assert main(["store", "prune"]) == 0
+    out = capsys.readouterr().out
+    assert "would delete 0123456789abcdef  mnist-base  (training-code version 1)" in out
+    assert old.exists() and current.entry.path.exists()
+    assert main(["store", "prune", "--yes"]) == 0
+    assert not old.exists() and current.entry.path.exists()
+    assert RunStore().keys() == [current.key]
+    assert main(["store", "prune"]) == 0
+    assert "nothing to prune" in capsys.readouterr().out

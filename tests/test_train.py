@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +16,15 @@ import pytest
 from hwlib import experiments as E
 from hwlib.errors import StoreError
 from hwlib.store import RunStore
-from hwlib.train import HISTORY_COLUMNS, fit, load_data, run
+from hwlib.train import DEFAULT_ENGINE, HISTORY_COLUMNS, PLAIN_KERAS, fit, key_for, load_data, run
 
 from conftest import deliver_sigint, needs_real_data, real_data_dir, tiny_command_env
 
 TINY = {"epochs": 2, "n_train": 100, "n_test": 50}
 
 
-def tiny(name="mnist-base", **more):
-    return E.get(name).with_overrides({**TINY, **more})
+def tiny(name="mnist-base", variant="stated", **more):
+    return E.prepare(name, "full", variant).with_overrides({**TINY, **more})
 
 
 def test_reruns_are_bit_identical(tiny_env):
@@ -208,3 +210,114 @@ def test_real_mnist_subset_learns(tmp_path):
     exp = E.get("mnist-base").with_overrides({"epochs": 1, "n_train": 3000, "n_test": 1000})
     r = run(exp, tmp_path, data_dir=real_data_dir())
     assert r.metrics["n_train"] == 3000 and r.metrics["test_accuracy"] > 0.7
+
+
+# -- the engine ------------------------------------------------------------------------------
+def test_engine_settings_that_change_histories_are_in_the_key():
+    exp = tiny()
+    base = key_for(exp, "fp", DEFAULT_ENGINE)
+    assert key_for(exp, "fp", replace(DEFAULT_ENGINE, steps_per_execution=1)) == base
+    for other in (PLAIN_KERAS, replace(DEFAULT_ENGINE, pipeline="numpy"),
+                  replace(DEFAULT_ENGINE, eval_batch_size=32), replace(DEFAULT_ENGINE, jit_compile=True)):
+        assert key_for(exp, "fp", other) != base, other
+
+
+def test_steps_per_execution_gives_bit_identical_runs(tiny_env):
+    """The one engine setting left out of the key: the same history and weights."""
+    exp = tiny("cifar10-base")
+    data = load_data(exp)
+    m1, h1, _ = fit(exp, data, DEFAULT_ENGINE)
+    for spe in (1, 7):
+        m2, h2, _ = fit(exp, data, replace(DEFAULT_ENGINE, steps_per_execution=spe))
+        assert h1.equals(h2), spe
+        for a, b in zip(m1.get_weights(), m2.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_plain_keras_batches_differ_and_get_their_own_entry(tiny_env):
+    a = run(tiny(), engine=DEFAULT_ENGINE)
+    b = run(tiny(), engine=PLAIN_KERAS)
+    assert a.key != b.key and not a.history.equals(b.history)
+    assert a.entry.config["runtime"]["pipeline"] == "tfdata" and b.entry.config["runtime"]["pipeline"] == "numpy"
+
+
+def test_raw_inputs_reach_the_network_unscaled(tiny_env):
+    unit, raw = load_data(tiny()), load_data(tiny(variant="original"))
+    assert unit.x_train.max() <= 1.0 and raw.x_train.max() == 230.0  # the tiny images' bright bar
+    np.testing.assert_allclose(raw.x_train / 255, unit.x_train, rtol=1e-6)
+    assert unit.fingerprint == raw.fingerprint  # the same data, scaled differently
+
+
+# -- Ctrl-C: recorded, raised at the training's next check ------------------------------------
+def _spin_through_a_sigint() -> None:
+    """Send this process SIGINT and run on: a handler that raises would raise here."""
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(10**6):
+        pass
+
+
+def test_an_interrupt_stops_training_at_its_next_check_and_stores_nothing(tiny_env, monkeypatch,
+                                                                          sigint_delivered):
+    """Ctrl-C during a run is recorded where it comes (here before the training starts,
+    standing for TensorFlow's own code, which it must not cut) and raised by the training's
+    next check, before its first execution of steps: the run never gets to its entry."""
+    from hwlib import train
+
+    real_fit, order = train.fit, []
+
+    def fit_interrupted_first(*args, **kwargs):
+        _spin_through_a_sigint()
+        order.append("fit went on")
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", fit_interrupted_first)
+    monkeypatch.setattr(train, "_write_entry", lambda *a, **k: order.append("entry written"))
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny())
+    assert order == ["fit went on"]
+    runs = tiny_env / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == []
+
+
+def test_an_interrupt_while_the_entry_is_written_stores_nothing(tiny_env, monkeypatch, sigint_delivered):
+    from hwlib import train
+
+    real_write = train._write_entry
+
+    def write_interrupted(*args, **kwargs):
+        _spin_through_a_sigint()
+        real_write(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_write_entry", write_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny())
+    assert list((tiny_env / "runs").iterdir()) == []
+
+
+def test_a_second_interrupt_does_not_cut_the_clean_up_short(tiny_env, monkeypatch, sigint_delivered):
+    """Ctrl-C can reach a run twice (the terminal's, to the whole process group, then its
+    command stopping its workers): the second must not stop the removal of the run's
+    temporary folder that the first started."""
+    from hwlib import train
+
+    def interrupted_fit(*args, check, **kwargs):
+        _spin_through_a_sigint()
+        check()
+        raise AssertionError("the interrupt was not seen")
+
+    real_abort = RunStore.abort
+    seen = []
+
+    def abort_interrupted_again(self, tmp):
+        seen.append(tmp.exists())
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while cleaning up
+        for _ in range(10**5):
+            pass
+        real_abort(self, tmp)
+
+    monkeypatch.setattr(train, "fit", interrupted_fit)
+    monkeypatch.setattr(RunStore, "abort", abort_interrupted_again)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny())
+    assert seen == [True]
+    assert list((tiny_env / "runs").iterdir()) == []  # neither entry nor temporary folder

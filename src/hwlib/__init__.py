@@ -3,8 +3,7 @@
 import os as _os
 import sys as _sys
 
-# Keep TensorFlow's C++ info messages out of notebooks and the CLI. (The notices it writes before
-# its logging is set up ignore this: training filters them, hwlib.runtime.without_start_notices.)
+# Keep TensorFlow's C++ info messages out of notebooks and the CLI.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Every run trains with one intra-op thread (the thread count changes the results) and two

@@ -1,7 +1,7 @@
 """Audit the run store: retrain stored runs and check they come out bit-identical.
 
-A reviewer's question is "did this code really produce these numbers?". :func:`audit`
-answers it for chosen runs: each is trained again from its stored config (same data,
+A reviewer's question is "did this code really produce these numbers?". :func:`audit_one`
+answers it for one run: each is trained again from its stored config (same data,
 same engine, same thread configuration) into a temporary store and compared with the
 committed entry — history, final metrics and weights — to the bit. Each run is
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,8 +116,3 @@ def audit_one(store: RunStore, key: str, data_dir: str | os.PathLike | None = No
         detail += f" (trained on {provenance.get('cpu')}, {provenance.get('cpu_count')} cores)"
     return Audit(key, name, status, detail, seconds)
 
-
-def audit(store: RunStore, keys: Sequence[str], data_dir: str | os.PathLike | None = None,
-          log: Callable[[str], None] | None = None) -> list[Audit]:
-    """:func:`audit_one` for each of ``keys``, in order."""
-    return [audit_one(store, key, data_dir, log) for key in keys]

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hwlib import __version__, allocator
+from hwlib import __version__
 from hwlib.book import CHAPTERS
 from hwlib.config import DATASET_SHAPES
 from hwlib.errors import HwlibError
@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     _train_args(sweep)
 
     report = sub.add_parser(
-        "report", help="execute the book's chapters with papermill (from the run store, training what is missing)")
+        "report", help="execute the book's chapters whose inputs changed with papermill (from the run store, "
+                       "training what is missing)")
     report.add_argument("--profile", choices=PROFILES, default="full",
                         help="full: the homework's settings (default); quick: small subsets, 2 epochs")
     report.add_argument("--variant", type=_variant,
@@ -130,10 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default: each chapter's own, {DEFAULT_VARIANT})")
     report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a notebook parameter for every chapter (repeatable), e.g. -p epochs 2 or -p "
-                             "cifar10_seeds 5 (Reproduction and Gaps chapters only); "
+                             "seeds 3 (Reproduction and Gaps chapters only); "
                              "values are read as YAML (2, 0.5, null, true)")
     report.add_argument("--chapter", action="append", choices=CHAPTERS,
                         help="execute only this chapter (repeatable; default: all)")
+    mode = report.add_mutually_exclusive_group()
+    mode.add_argument("--force", action="store_true",
+                      help="execute every chapter, not only those whose recorded inputs changed")
+    mode.add_argument("--check", action="store_true",
+                      help="execute nothing: list the stale chapters and fail if there are any")
 
     repro = sub.add_parser("reproduce", help="train every experiment of the homework (skips stored runs)")
     _train_args(repro)
@@ -155,11 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
         "prune", help="list (and with --yes delete) stored runs of an older training-code version")
     prune.add_argument("--store", metavar="PATH", help="run store folder (default: $HWLIB_STORE, else results/)")
     prune.add_argument("--yes", action="store_true", help="delete them (without it: only list them)")
-    rekey = store_sub.add_parser(
-        "rekey", help="list (and with --yes re-file) stored runs keyed by an earlier rule whose "
-                      "results today's code gives bit-identically (the inter-op threads left the key)")
-    rekey.add_argument("--store", metavar="PATH", help="run store folder (default: $HWLIB_STORE, else results/)")
-    rekey.add_argument("--yes", action="store_true", help="re-file them (without it: only list them)")
     return parser
 
 
@@ -325,21 +326,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_store(args: argparse.Namespace) -> int:
     from hwlib import store as hwstore
-    from hwlib.train import TRAIN_CODE_VERSION, rekey
+    from hwlib.train import TRAIN_CODE_VERSION
 
     s = hwstore.RunStore(args.store)
-    if args.store_command == "rekey":
-        moves = rekey(s, apply=args.yes)
-        for key, new_key, name in moves:
-            _print(f"{'re-filed' if args.yes else 'would re-file'} {key} as {new_key}  {name}")
-        if not moves:
-            _print(f"Every run in {s.root} is filed under the key today's code gives it: nothing to re-file.")
-        elif args.yes:
-            _print(f"Re-filed {len(moves)} run(s) in {s.root} under today's keys (results unchanged).")
-        else:
-            _print(f"\n{len(moves)} run(s) keyed by an earlier rule. Run `hwlib store rekey --yes` to "
-                   "re-file them under today's keys.")
-        return 0
     old = s.superseded(TRAIN_CODE_VERSION)
     if not old:
         _print(f"Every run in {s.root} was trained by training-code version {TRAIN_CODE_VERSION}: nothing to prune.")
@@ -372,7 +361,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             params[name] = value
     settings.check_parameters(params)  # a bad parameter stops here, before any notebook runs
     chapters = tuple(args.chapter) if args.chapter else book.CHAPTERS
-    for path in book.execute_chapters(params, chapters, log=_print):
+    if not args.force:  # only what changed since the chapters were executed (book.stale_parts)
+        chapters = book.stale_chapters(params, chapters, log=_print)
+    if args.check and chapters:
+        raise HwlibError(f"Stale chapter(s): {', '.join(chapters)}. `hwlib report` executes them "
+                         "(commit them afterwards).")
+    for path in () if args.check else book.execute_chapters(params, chapters, log=_print):
         _print(f"wrote {path}")
     return 0
 
@@ -382,12 +376,9 @@ COMMANDS = {"list": cmd_list, "report": cmd_report, "train": cmd_train, "sweep":
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The ``hwlib`` command. Called without ``argv`` (as the command itself), it first
-    restarts with jemalloc preloaded when the machine has it (:mod:`hwlib.allocator`)."""
+    """The ``hwlib`` command (``argv``: its arguments, default ``sys.argv[1:]``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        if argv is None:
-            allocator.restart_with_allocator(sys.argv[1:])
         args = build_parser().parse_args(argv)
         handler = cmd_data_check if args.command == "data" else COMMANDS[args.command]
         return handler(args)

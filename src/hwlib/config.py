@@ -2,8 +2,8 @@
 
 An :class:`Experiment` is everything that decides a trained run: the dataset, the network
 (:class:`ModelSpec`) and the training settings (:class:`TrainSpec`). It is plain data:
-it round-trips through ``to_dict``/``from_dict`` (and YAML), and its :meth:`key` is a
-hash of its canonical JSON, so the same settings always give the same key.
+it round-trips through ``to_dict``/``from_dict``, and its :meth:`key` is a hash of its
+canonical JSON, so the same settings always give the same key.
 
 :func:`validate` checks a config *before* anything is built: it walks every layer with
 the output-size formula and rejects, with a :class:`~hwlib.errors.ConfigError` that shows
@@ -26,6 +26,7 @@ DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
     "mnist": (28, 28, 1),
     "cifar10": (32, 32, 3),
 }
+N_CLASSES = 10  # MNIST and CIFAR-10 alike
 PADDINGS = ("same", "valid")
 # How pixels reach the network: "unit" divides the uint8 values by 255 (values in [0, 1]),
 # "raw" keeps them as they are stored (0..255, as float32).
@@ -58,7 +59,7 @@ class ModelSpec:
 
     convs: tuple[ConvLayer, ...]
     dense: tuple[int, ...] = (64,)
-    n_classes: int = 10
+    n_classes: int = N_CLASSES
     l2: float = 0.01
     l2_layers: tuple[str, ...] = ()
 
@@ -149,20 +150,6 @@ class Experiment:
         exp = cls(model=ModelSpec(**model), train=TrainSpec(**train), **top)
         validate(exp)
         return exp
-
-    def to_yaml(self) -> str:
-        import yaml
-
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-    @classmethod
-    def from_yaml(cls, text: str) -> Experiment:
-        import yaml
-
-        try:
-            return cls.from_dict(yaml.safe_load(text))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"The experiment YAML could not be parsed: {exc}") from None
 
     # -- variants ------------------------------------------------------------------------
     def with_overrides(self, overrides: dict[str, Any] | Iterable[str]) -> Experiment:
@@ -331,6 +318,7 @@ def shape_walk(model: ModelSpec, input_shape: tuple[int, int, int]) -> list[Shap
 
 
 def _check_int(value: Any, name: str, minimum: int = 1, allow_none: bool = False) -> None:
+    """Raise unless ``value`` is a whole number (not a bool) >= ``minimum`` (or, if allowed, None)."""
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int):
@@ -339,65 +327,57 @@ def _check_int(value: Any, name: str, minimum: int = 1, allow_none: bool = False
         raise ConfigError(f"{name} must be at least {minimum}, got {value}.")
 
 
+def _is_number(value: Any) -> bool:
+    """Whether ``value`` is an int or float (not a bool) and not NaN."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
 def validate(exp: Experiment) -> Experiment:
     """Check an experiment before anything is built; raise :class:`ConfigError` if bad."""
     if not isinstance(exp.name, str) or not exp.name:
         raise ConfigError("The experiment needs a non-empty name.")
     if not isinstance(exp.dataset, str) or exp.dataset not in DATASET_SHAPES:
-        raise ConfigError(
-            f"Unknown dataset {exp.dataset!r}. Choose one of: {', '.join(DATASET_SHAPES)}."
-        )
+        raise ConfigError(f"Unknown dataset {exp.dataset!r}. Choose one of: {', '.join(DATASET_SHAPES)}.")
     m, t = exp.model, exp.train
     if not m.convs:
         raise ConfigError("The model needs at least one convolution layer.")
     for i, conv in enumerate(m.convs, start=1):
         where = f"conv{i}"
-        _check_int(conv.filters, f"{where}: the number of filters")
-        _check_int(conv.kernel, f"{where}: the kernel size")
-        _check_int(conv.stride, f"{where}: the stride")
+        for setting, what in (("filters", "the number of filters"), ("kernel", "the kernel size"),
+                              ("stride", "the stride")):
+            _check_int(getattr(conv, setting), f"{where}: {what}")
         if conv.padding not in PADDINGS:
-            raise ConfigError(
-                f"{where}: padding {conv.padding!r} does not exist. Use 'same' (output = "
-                "ceil(input / stride)) or 'valid' (no padding)."
-            )
+            raise ConfigError(f"{where}: padding {conv.padding!r} does not exist. Use 'same' (output = "
+                              "ceil(input / stride)) or 'valid' (no padding).")
         if not isinstance(conv.pool, bool):
             raise ConfigError(f"{where}: pool must be true or false, got {conv.pool!r}.")
     for i, units in enumerate(m.dense, start=1):
         _check_int(units, f"fc{i}: the number of units")
-    _check_int(m.n_classes, "n_classes", minimum=2)
-    if m.n_classes != 10:
-        raise ConfigError(f"Both datasets have 10 classes; n_classes must be 10, got {m.n_classes}.")
-    if isinstance(m.l2, bool) or not isinstance(m.l2, (int, float)) or not m.l2 >= 0 or math.isinf(m.l2):
+    if type(m.n_classes) is not int or m.n_classes != N_CLASSES:
+        raise ConfigError(f"Both datasets have {N_CLASSES} classes; n_classes must be {N_CLASSES}, "
+                          f"got {m.n_classes!r}.")
+    if not _is_number(m.l2) or not 0 <= m.l2 < math.inf:
         raise ConfigError(f"l2 must be a number >= 0 (the L2 penalty factor), got {m.l2!r}.")
     names = m.layer_names()
     for layer in m.l2_layers:
         if layer not in names:
-            raise ConfigError(
-                f"L2 is set on layer {layer!r}, but the model has no such layer. "
-                f"Its weighted layers are: {', '.join(names)}."
-            )
+            raise ConfigError(f"L2 is set on layer {layer!r}, but the model has no such layer. "
+                              f"Its weighted layers are: {', '.join(names)}.")
     if m.l2_layers and m.l2 == 0:
         raise ConfigError("l2_layers names layers to regularize but l2 is 0: set l2 > 0 or clear l2_layers.")
 
-    _check_int(t.epochs, "epochs")
-    _check_int(t.batch_size, "batch_size")
-    _check_int(t.seed, "seed", minimum=0)
+    for setting, minimum in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("data_seed", 0)):
+        _check_int(getattr(t, setting), setting, minimum)
+    for setting in ("n_train", "n_test"):  # a stratified subset needs an image of every class
+        _check_int(getattr(t, setting), setting, minimum=N_CLASSES, allow_none=True)
     if t.seed > MAX_SEED:  # NumPy (keras.utils.set_random_seed) refuses larger seeds
         raise ConfigError(f"seed must be at most {MAX_SEED} (2**32 - 1), got {t.seed}.")
-    _check_int(t.data_seed, "data_seed", minimum=0)
     if t.input_scale not in INPUT_SCALES:
-        raise ConfigError(
-            f"input_scale {t.input_scale!r} does not exist. Use 'unit' (pixels divided by 255, "
-            "values in [0, 1]) or 'raw' (the stored 0..255 values, as the original MNIST code ran)."
-        )
-    _check_int(t.n_train, "n_train", minimum=10, allow_none=True)
-    _check_int(t.n_test, "n_test", minimum=10, allow_none=True)
-    lr = t.learning_rate
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 10 or math.isnan(lr):
-        raise ConfigError(
-            f"learning_rate must be a number between 0 and 10 (exclusive), got {lr!r}; "
-            "the homework uses 0.001 (Adam's default)."
-        )
+        raise ConfigError(f"input_scale {t.input_scale!r} does not exist. Use 'unit' (pixels divided by 255, "
+                          "values in [0, 1]) or 'raw' (the stored 0..255 values, as the original MNIST code ran).")
+    if not _is_number(t.learning_rate) or not 0 < t.learning_rate < 10:
+        raise ConfigError(f"learning_rate must be a number between 0 and 10 (exclusive), got {t.learning_rate!r}; "
+                          "the homework uses 0.001 (Adam's default).")
 
     steps = shape_walk(m, DATASET_SHAPES[exp.dataset])
     last = steps[-1]

@@ -1,12 +1,11 @@
 """Datasets: find, read, check and pre-process MNIST and CIFAR-10.
 
-:func:`locate` finds a dataset on disk (or downloads it through keras),
-:func:`load_raw` reads and validates the raw ``uint8`` arrays from any accepted format,
-:func:`load` turns them into a :class:`Dataset` (float32 NHWC pixels divided by 255 or
-raw 0..255, int32 labels) and caches it for the rest of the process,
-:func:`identify` gives what a run's key needs of a dataset (its fingerprint) without
-loading it, from a small cache on disk, and :func:`summary` gives the figures that
-``hwlib data check`` prints.
+:func:`locate` finds a dataset on disk (or has keras download it), :func:`load_raw` reads
+and checks its raw ``uint8`` arrays, :func:`load` turns them into a :class:`Dataset`
+(float32 NHWC pixels divided by 255 or raw 0..255, int32 labels) kept for the rest of the
+process, :func:`identify` gives what a run's key needs of a dataset (its fingerprint)
+without reading its pixels, and :func:`summary` gives the figures ``hwlib data check``
+prints.
 
 Accepted formats:
 
@@ -15,9 +14,9 @@ Accepted formats:
 * the canonical CIFAR-10 python batches, as the ``cifar-10-batches-py/`` folder or the
   ``cifar-10-python.tar.gz`` archive (read in place, never extracted).
 
-Every problem a user can meet (nothing found, a damaged or incomplete file, wrong
-arrays) is a :class:`~hwlib.errors.DataError` saying which file, what is wrong and how
-to fix it.
+Every problem a user can meet (a named folder without the dataset, nothing found, a
+damaged or incomplete file, wrong arrays) is a :class:`~hwlib.errors.DataError` saying
+which file or folder, what is wrong and how to fix it.
 """
 
 from __future__ import annotations
@@ -31,43 +30,31 @@ import pickle
 import shutil
 import tarfile
 import tempfile
-import warnings
 import zipfile
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from hwlib.config import DATASET_SHAPES, N_CLASSES
 from hwlib.config import INPUT_SCALES as SCALES
 from hwlib.errors import DataError
 
-DATASETS: tuple[str, ...] = ("mnist", "cifar10")
+DATASETS: tuple[str, ...] = tuple(DATASET_SHAPES)
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
-    "mnist": tuple(str(digit) for digit in range(10)),
-    "cifar10": (
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    ),
+    "mnist": tuple(str(digit) for digit in range(N_CLASSES)),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
 }
 EXPECTED: dict[str, dict[str, Any]] = {
     "mnist": {"train": 60000, "test": 10000, "image_shape": (28, 28)},
     "cifar10": {"train": 50000, "test": 10000, "image_shape": (32, 32, 3)},
 }
-"""Canonical split sizes and raw image shape (as stored: MNIST has no channel axis)."""
+"""The full datasets: split sizes and raw image shape (as stored: MNIST has no channel axis)."""
 
 SPLITS = ("train", "test")
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
-_N_CLASSES = 10
 
 _BATCH_FOLDER = "cifar-10-batches-py"
 _TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -83,44 +70,18 @@ _FILES: dict[str, tuple[str, ...]] = {
 
 _KERAS_CACHE_EXTRA: dict[str, tuple[str, ...]] = {
     "mnist": (),
-    # where keras 3 (cifar10.load_data) and keras 2 leave CIFAR-10 in their cache
-    "cifar10": (f"cifar-10-batches-py-target/{_BATCH_FOLDER}", "cifar-10-batches-py.tar.gz"),
+    "cifar10": (f"cifar-10-batches-py-target/{_BATCH_FOLDER}",),  # where keras.datasets.cifar10 extracts
 }
-
-_DOWNLOADS: dict[str, tuple[str, str]] = {
-    "mnist": (
-        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
-        "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
-    ),
-    "cifar10": (
-        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-        "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-    ),
-}
-"""Download origin and sha256 per dataset (the ones keras itself uses)."""
 
 _READ_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    EOFError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    zipfile.BadZipFile,
-    zlib.error,
-    pickle.UnpicklingError,
-    tarfile.TarError,
+    OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+    zipfile.BadZipFile, zlib.error, pickle.UnpicklingError, tarfile.TarError,
 )
 """What reading a damaged zip, tar or pickle can raise."""
 
-_FIX_FILE = (
-    "The file may be damaged or incompletely downloaded: delete it and download it "
-    "again, or set HWLIB_DATA_DIR to a folder holding a good copy."
-)
-_FIX_STRICT = (
-    "To accept a partial dataset on purpose, set HWLIB_DATA_STRICT=0 or pass strict=False."
-)
+_FIX_FILE = ("The file may be damaged or incompletely downloaded: delete it and download it again, or set "
+             "HWLIB_DATA_DIR to a folder holding a good copy.")
+_FIX_STRICT = "To accept a partial dataset on purpose, set HWLIB_DATA_STRICT=0 or pass strict=False."
 _STATS_CHUNK = 2048  # images per chunk when summing pixels
 
 
@@ -186,55 +147,33 @@ def stratified_indices(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 
 def locate(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Find dataset ``name`` on disk, downloading it through keras as a last resort.
+    """Find dataset ``name`` on disk, having keras download it as a last resort.
 
-    Look-up order: ``data_dir`` (a folder holding the dataset, or the dataset's own
-    file or batch folder) → ``$HWLIB_DATA_DIR`` → ``./data/`` → the keras cache
-    (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``) → a download with
-    ``keras.utils.get_file``, unless ``HWLIB_NO_DOWNLOAD=1``. A folder counts when it
-    holds ``mnist.npz`` (MNIST) or ``cifar10.npz``, ``cifar-10-batches-py/`` or
-    ``cifar-10-python.tar.gz`` (CIFAR-10). A named folder that lacks the dataset gives
-    a warning, and the search goes on. Returns an absolute path.
+    A folder the user names, ``data_dir`` (``--data-dir``, the ``data_dir`` notebook
+    parameter) or else ``$HWLIB_DATA_DIR``, is the only place looked: it must hold the
+    dataset (or be the dataset's own file or batch folder), or the result is a
+    :class:`~hwlib.errors.DataError`. With no folder named, the look-up goes ``./data/`` →
+    the keras cache (``$KERAS_HOME/datasets``, default ``~/.keras/datasets``) → a download
+    with ``keras.datasets``, unless ``HWLIB_NO_DOWNLOAD=1``. A folder holds MNIST as
+    ``mnist.npz`` and CIFAR-10 as ``cifar10.npz``, ``cifar-10-batches-py/`` or
+    ``cifar-10-python.tar.gz``. Returns an absolute path.
     """
     _check_name(name)
-    places: list[tuple[str, Path | None, tuple[str, ...]]] = []
     if data_dir is not None:
-        given = Path(data_dir).expanduser()
-        if given.is_file() or _is_batch_folder(given):
-            return given.resolve()
-        places.append(("data_dir argument", given, _FILES[name]))
-    env_dir = os.environ.get("HWLIB_DATA_DIR")
-    env_folder = Path(env_dir).expanduser() if env_dir else None
-    places.append(("$HWLIB_DATA_DIR", env_folder, _FILES[name]))
-    places.append(("./data", Path.cwd() / "data", _FILES[name]))
-    keras_files = _FILES[name] + _KERAS_CACHE_EXTRA[name]
-    places.append(("keras cache", _keras_home() / "datasets", keras_files))
-
-    looked: list[str] = []
-    skipped: list[str] = []  # folders the user named that did not hold the dataset
-    for label, folder, names in places:
-        if folder is None:
-            looked.append(f"{label} (not set)")
-            continue
+        return _in_named_folder(name, Path(data_dir).expanduser(), "--data-dir or the data_dir parameter")
+    if os.environ.get("HWLIB_DATA_DIR"):
+        return _in_named_folder(name, Path(os.environ["HWLIB_DATA_DIR"]).expanduser(), "$HWLIB_DATA_DIR")
+    looked = ["$HWLIB_DATA_DIR (not set)"]
+    for label, folder, names in _unnamed_places(name):
         for candidate in (folder / file_name for file_name in names):
             looked.append(f"{candidate} ({label})")
             if _is_dataset_path(candidate):
-                if skipped:
-                    warnings.warn(
-                        f"{name} was not found in {' nor in '.join(skipped)}; "
-                        f"using {candidate} instead.",
-                        stacklevel=2,
-                    )
                 return candidate.resolve()
-        if label in ("data_dir argument", "$HWLIB_DATA_DIR"):
-            missing = "" if folder.is_dir() else ", which is not an existing folder"
-            skipped.append(f"the {label} {folder}{missing}")
     return _download(name, looked)
 
 
-def load_raw(
-    name: str, data_dir: str | os.PathLike[str] | None = None, strict: bool | None = None
-) -> tuple[dict[str, np.ndarray], Path]:
+def load_raw(name: str, data_dir: str | os.PathLike[str] | None = None,
+             strict: bool | None = None) -> tuple[dict[str, np.ndarray], Path]:
     """Read and validate dataset ``name``: its raw arrays and the path they came from.
 
     The arrays are ``x_train``, ``y_train``, ``x_test``, ``y_test``, all ``uint8``;
@@ -310,183 +249,107 @@ class Identity:
                                    f"the {self.n[split]} {split} images of {name}")
 
 
-def identify(
-    name: str, data_dir: str | os.PathLike[str] | None = None, strict: bool | None = None
-) -> Identity:
-    """The :class:`Identity` of dataset ``name``: what :func:`load` would give, in
-    milliseconds instead of seconds (CIFAR-10 takes about 3 s to read and convert).
+def identify(name: str, data_dir: str | os.PathLike[str] | None = None, strict: bool | None = None) -> Identity:
+    """The :class:`Identity` of dataset ``name``: what :func:`load` would give, without
+    reading the pixels when the cache (:func:`cache_dir`) knows the file as it is now.
 
-    Every file :func:`load` or this function has read and checked is remembered in
-    ``fingerprints.json`` in :func:`cache_dir`, keyed by the file's path, size and
-    modification time (the stamp the in-process cache of :func:`load` trusts too) and the
-    strictness it was checked with. A file not remembered, or changed since, is read and
-    checked as :func:`load` does (the same errors), and remembered. The cache is only a
-    shortcut: losing it, or failing to write it, costs one read.
+    A file the cache does not know, or that changed since (its size or modification
+    time), is read and checked as :func:`load` does (the same errors) and cached.
     """
     _check_name(name)
     strict = _resolve_strict(strict)
     path = locate(name, data_dir)
     stamp = _stamp(path)
-    entry = _cache_entry(name, path, strict)
-    if entry in _IDENTITIES and _IDENTITIES[entry][0] == stamp:
-        return _IDENTITIES[entry][1]
-    known = _known(entry, stamp)
-    if known is not None:
-        try:
-            return Identity(str(known["fingerprint"]), dict(known["n"]), dict(known["classes"]))
-        except (KeyError, TypeError, ValueError):  # an entry of another layout: read the file
-            pass
-    return _checked_arrays(name, path, strict, stamp)[1]
+    folder = _cache_folder(name, path, strict)
+    if folder in _IDENTITIES and _IDENTITIES[folder][0] == stamp:
+        return _IDENTITIES[folder][1]
+    identity = _known(folder, stamp) or _checked_arrays(name, path, strict, stamp)[1]
+    _IDENTITIES[folder] = (stamp, identity)
+    return identity
+
+
+_IDENTITIES: dict[Path, tuple[tuple[Any, ...], Identity]] = {}
+"""Identities known in this process: cache folder -> (file stamp, identity)."""
 
 
 def cache_dir() -> Path:
-    """Where hwlib keeps its caches: ``$HWLIB_CACHE_DIR``, else ``$XDG_CACHE_HOME/hwlib``,
+    """Where hwlib keeps its cache: ``$HWLIB_CACHE_DIR``, else ``$XDG_CACHE_HOME/hwlib``,
     else ``~/.cache/hwlib``."""
     if os.environ.get("HWLIB_CACHE_DIR"):
         return Path(os.environ["HWLIB_CACHE_DIR"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwlib"
 
 
-_IDENTITIES: dict[str, tuple[tuple[Any, ...], Identity]] = {}
-"""Identities known in this process: cache entry -> (file stamp, identity)."""
-_FINGERPRINTS = "fingerprints.json"
-_REMEMBERED_FILES = 32  # entries kept in fingerprints.json (the most recent)
+def _cache_folder(name: str, path: Path, strict: bool) -> Path:
+    """The cache folder of one data file checked with one strictness: ``identity.json``
+    (the file's stamp and :class:`Identity`) and the checked arrays as uncompressed ``.npy``."""
+    entry = f"{name} {'strict' if strict else 'lenient'} {path}"
+    return cache_dir() / "datasets" / hashlib.sha256(entry.encode()).hexdigest()[:16]
 
 
-def _checked_arrays(
-    name: str, path: Path, strict: bool, stamp: tuple[Any, ...]
-) -> tuple[dict[str, np.ndarray], Identity]:
+def _checked_arrays(name: str, path: Path, strict: bool,
+                    stamp: tuple[Any, ...]) -> tuple[dict[str, np.ndarray], Identity]:
     """The checked raw arrays of the file ``path`` and their :class:`Identity`.
 
-    A compressed ``.npz`` or a CIFAR-10 archive takes seconds to decompress (CIFAR-10:
-    about 1.2 s, in every process that loads it), so an uncompressed copy of the checked
-    arrays is kept in :func:`cache_dir` (``arrays/FINGERPRINT/*.npy``; 184 MB for CIFAR-10,
-    55 MB for MNIST) and read instead while the file's stamp is unchanged. The copy is used
-    only when its bytes hash to the fingerprint remembered for the file: what is trained on
-    is always the data its key names. Otherwise the file is read, checked (the errors of
-    :func:`load`), copied and remembered.
+    They come from the cache's uncompressed copy when it was made from the file as it is
+    now and its bytes still hash to the fingerprint cached with it, so a run is always
+    trained on the data its key names. Otherwise the file is read and checked (the errors
+    of :func:`load`) and the cache folder written anew.
     """
-    entry = _cache_entry(name, path, strict)
-    known = _known(entry, stamp)
-    if known is not None:
-        fingerprint = str(known.get("fingerprint"))
-        arrays = _cached_arrays(fingerprint)
-        if arrays is not None:
-            identity = _identity_of(fingerprint, arrays)
-            _IDENTITIES[entry] = (stamp, identity)
-            return arrays, identity
+    folder = _cache_folder(name, path, strict)
+    known = _known(folder, stamp)
+    arrays = _cached_arrays(folder, known) if known is not None else None
+    if arrays is not None:
+        return arrays, known
     raw = _read_checked(name, path, strict)
-    identity = _identity_of(_fingerprint(raw), raw)
-    _keep_arrays(identity.fingerprint, raw)
-    _remember(name, path, strict, stamp, identity)
+    identity = Identity(_fingerprint(raw), {split: len(raw[f"y_{split}"]) for split in SPLITS},
+                        {split: len(np.unique(raw[f"y_{split}"])) for split in SPLITS})
+    _keep(folder, stamp, identity, raw)
     return raw, identity
 
 
-_ARRAYS = "arrays"
-
-
-def _cached_arrays(fingerprint: str) -> dict[str, np.ndarray] | None:
-    """The arrays kept for ``fingerprint``, or ``None`` when absent or not those bytes (a
-    damaged copy is removed, to be written again)."""
-    folder = cache_dir() / _ARRAYS / fingerprint
-    if not folder.is_dir():
+def _known(folder: Path, stamp: tuple[Any, ...]) -> Identity | None:
+    """The identity cached in ``folder``, if it was cached for a file with ``stamp``."""
+    try:
+        saved = json.loads((folder / "identity.json").read_text())
+        return Identity(**saved["identity"]) if saved["stamp"] == str(stamp) else None
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _cached_arrays(folder: Path, known: Identity) -> dict[str, np.ndarray] | None:
+    """The arrays cached in ``folder``, or ``None`` unless they hash to ``known``'s fingerprint."""
     try:
         arrays = {key: np.load(folder / f"{key}.npy", allow_pickle=False) for key in _KEYS}
-        if _fingerprint(arrays) == fingerprint:
-            return arrays
     except (OSError, ValueError, EOFError):
-        pass
-    shutil.rmtree(folder, ignore_errors=True)
-    return None
+        return None
+    return arrays if _fingerprint(arrays) == known.fingerprint else None
 
 
-def _keep_arrays(fingerprint: str, raw: dict[str, np.ndarray]) -> None:
-    """Write ``raw`` to the cache as ``arrays/FINGERPRINT/`` (whole or not at all)."""
-    arrays = cache_dir() / _ARRAYS
-    final, tmp = arrays / fingerprint, None
-    if final.is_dir():
-        return
+def _keep(folder: Path, stamp: tuple[Any, ...], identity: Identity, raw: dict[str, np.ndarray]) -> None:
+    """Write the cache ``folder`` whole (a temporary folder renamed into place) or not at all."""
+    tmp = None
     try:
-        arrays.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=arrays))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
         for key in _KEYS:
             np.save(tmp / f"{key}.npy", raw[key], allow_pickle=False)
-        os.rename(tmp, final)  # fails if another process got there first: its copy is the same
+        (tmp / "identity.json").write_text(json.dumps({"stamp": str(stamp), "identity": asdict(identity)}))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)  # fails if another process got there first: its copy is as good
     except OSError:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _identity_of(fingerprint: str, raw: dict[str, np.ndarray]) -> Identity:
-    return Identity(fingerprint, {split: len(raw[f"y_{split}"]) for split in SPLITS},
-                    {split: len(np.unique(raw[f"y_{split}"])) for split in SPLITS})
-
-
-def _cache_entry(name: str, path: Path, strict: bool) -> str:
-    return f"{name} {'strict' if strict else 'lenient'} {path}"
-
-
-def _jsonable(stamp: tuple[Any, ...]) -> list[Any]:
-    return json.loads(json.dumps(stamp))
-
-
-def _known(entry: str, stamp: tuple[Any, ...]) -> dict[str, Any] | None:
-    """What ``fingerprints.json`` remembers of ``entry``, if its file still has ``stamp``."""
-    known = _remembered().get(entry)
-    return known if isinstance(known, dict) and known.get("stamp") == _jsonable(stamp) else None
-
-
-def _remembered() -> dict[str, Any]:
-    try:
-        known = json.loads((cache_dir() / _FINGERPRINTS).read_text())
-    except (OSError, ValueError):
-        return {}
-    return known if isinstance(known, dict) else {}
-
-
-def _remember(name: str, path: Path, strict: bool, stamp: tuple[Any, ...], identity: Identity) -> None:
-    """Add ``identity`` to the cache (written whole, atomically; on failure, nothing)."""
-    entry = _cache_entry(name, path, strict)
-    _IDENTITIES[entry] = (stamp, identity)
-    value = {"stamp": _jsonable(stamp), "fingerprint": identity.fingerprint, "n": identity.n,
-             "classes": identity.classes}
-    known = _remembered()
-    if known.get(entry) == value:
-        return
-    known.pop(entry, None)
-    known[entry] = value
-    kept = dict(list(known.items())[-_REMEMBERED_FILES:])  # insertion order: the latest last
-    folder, tmp = cache_dir(), None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{_FINGERPRINTS}-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(kept, f, indent=1)
-        os.replace(tmp, folder / _FINGERPRINTS)
-    except OSError:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        return
-    wanted = {value.get("fingerprint") for value in kept.values() if isinstance(value, dict)}
-    try:  # the copies of files no longer remembered
-        stale = [p for p in (folder / _ARRAYS).iterdir() if p.name not in wanted and not p.name.startswith(".")]
-    except OSError:
-        stale = []
-    for p in stale:
-        shutil.rmtree(p, ignore_errors=True)
-
-
 def clear_cache() -> None:
-    """Forget every dataset :func:`load` has cached (frees their memory), and the
-    identities :func:`identify` knows in this process (not its cache on disk)."""
+    """Forget every dataset :func:`load` has kept in this process (frees their memory), and
+    the identities :func:`identify` knows in this process (not the cache on disk)."""
     _CACHE.clear()
     _IDENTITIES.clear()
 
 
-def summary(
-    name: str, data_dir: str | os.PathLike[str] | None = None, strict: bool | None = None
-) -> dict[str, Any]:
+def summary(name: str, data_dir: str | os.PathLike[str] | None = None, strict: bool | None = None) -> dict[str, Any]:
     """The figures ``hwlib data check`` shows, computed on the raw uint8 arrays.
 
     Returns ``{"name", "source", "format", "fingerprint", "train", "test"}``; each split
@@ -494,15 +357,8 @@ def summary(
     (population) standard deviation per channel, in units of 1/255.
     """
     raw, path = load_raw(name, data_dir, strict)
-    result: dict[str, Any] = {
-        "name": name,
-        "source": str(path),
-        "format": _format_of(path),
-        "fingerprint": _fingerprint(raw),
-    }
-    for split in SPLITS:
-        result[split] = _split_stats(raw[f"x_{split}"], raw[f"y_{split}"])
-    return result
+    return {"name": name, "source": str(path), "format": _format_of(path), "fingerprint": _fingerprint(raw),
+            **{split: _split_stats(raw[f"x_{split}"], raw[f"y_{split}"]) for split in SPLITS}}
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -517,11 +373,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  fingerprint  {s['fingerprint']}",
     ]
     for split in SPLITS:
-        stats = s[split]
-        lines.append(
-            f"  {split:<5}  pixel mean ({numbers(stats['mean'])})"
-            f"  std ({numbers(stats['std'])})"
-        )
+        lines.append(f"  {split:<5}  pixel mean ({numbers(s[split]['mean'])})  std ({numbers(s[split]['std'])})")
     lines.append("  images per class (train / test):")
     train_counts, test_counts = s["train"]["class_counts"], s["test"]["class_counts"]
     for label, class_name in enumerate(CLASS_NAMES[s["name"]]):
@@ -538,9 +390,31 @@ def _check_name(name: str) -> None:
         raise DataError(f"Unknown dataset {name!r}: choose one of {', '.join(DATASETS)}.")
 
 
-def _keras_home() -> Path:
-    """The keras cache root: ``$KERAS_HOME`` or ``~/.keras`` (as keras decides it)."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+def _holding(name: str) -> str:
+    """The accepted files of ``name``, as a user reads them: ``cifar10.npz or ...``."""
+    return " or ".join(f"{file}/" if file == _BATCH_FOLDER else file for file in _FILES[name])
+
+
+def _in_named_folder(name: str, given: Path, how: str) -> Path:
+    """``name`` in the folder ``given`` (named by ``how``), or the error that it is not there."""
+    if given.is_file() or _is_batch_folder(given):
+        return given.resolve()
+    for candidate in (given / file_name for file_name in _FILES[name]):
+        if _is_dataset_path(candidate):
+            return candidate.resolve()
+    problem = "does not exist" if not given.exists() else f"holds no {_holding(name)}"
+    raise DataError(
+        f"The data folder {given} (named by {how}) {problem}, so the {name} dataset is not "
+        f"there. Name the folder that holds {_holding(name)}, or name no folder (leave "
+        "--data-dir, data_dir and HWLIB_DATA_DIR unset) to use ./data or the keras cache."
+    )
+
+
+def _unnamed_places(name: str) -> tuple[tuple[str, Path, tuple[str, ...]], ...]:
+    """Where to look when no folder is named: (label, folder, file names) in order."""
+    keras_home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    return (("./data", Path.cwd() / "data", _FILES[name]),
+            ("keras cache", keras_home / "datasets", _FILES[name] + _KERAS_CACHE_EXTRA[name]))
 
 
 def _is_dataset_path(path: Path) -> bool:
@@ -554,32 +428,30 @@ def _is_batch_folder(path: Path) -> bool:
 
 
 def _download(name: str, looked: list[str]) -> Path:
-    """Download ``name`` into the keras cache, or explain why it is not there."""
+    """Have ``keras.datasets`` download ``name`` into its cache, or explain why it is not there."""
     places = "\n".join(f"  - {place}" for place in looked)
-    holding = " or ".join(f"{file}/" if file == _BATCH_FOLDER else file for file in _FILES[name])
     not_found = (
         f"Could not find the {name} dataset. Looked in:\n{places}\n"
-        f"Set HWLIB_DATA_DIR to a folder holding {holding} (for example "
+        f"Set HWLIB_DATA_DIR to a folder holding {_holding(name)} (for example "
         "`export HWLIB_DATA_DIR=/path/to/datasets`), or pass --data-dir."
     )
     if os.environ.get("HWLIB_NO_DOWNLOAD") == "1":
         raise DataError(f"{not_found}\nNo download was tried because HWLIB_NO_DOWNLOAD=1.")
-    url, sha256 = _DOWNLOADS[name]
     try:
         import keras  # imported here only: importing keras loads TensorFlow
 
-        path = keras.utils.get_file(
-            Path(url).name,
-            origin=url,
-            file_hash=sha256,
-            cache_dir=str(_keras_home()),
-        )
+        getattr(keras.datasets, name).load_data()
     except Exception as exc:  # noqa: BLE001 - any failure means "not available"
         raise DataError(
-            f"{not_found}\nDownloading {url} failed too ({type(exc).__name__}: {exc}); "
+            f"{not_found}\nDownloading it through keras failed too ({type(exc).__name__}: {exc}); "
             "without internet access the dataset must be copied onto this machine."
         ) from exc
-    return Path(path).resolve()
+    _, folder, names = _unnamed_places(name)[-1]
+    for candidate in (folder / file_name for file_name in names):
+        if _is_dataset_path(candidate):
+            return candidate.resolve()
+    raise DataError(f"{not_found}\nkeras downloaded it, but not into {folder} (it does so when that folder is "
+                    "not writable): set KERAS_HOME to a writable folder.")
 
 
 # --- reading --------------------------------------------------------------------------
@@ -604,10 +476,8 @@ def _format_of(path: Path) -> str:
         return "npz"
     if magic == b"\x1f\x8b":
         return "cifar-tar.gz"
-    raise DataError(
-        f"{path} is neither an .npz archive nor a .tar.gz archive, so it is not a "
-        f"dataset file hwlib can read. {_FIX_FILE}"
-    )
+    raise DataError(f"{path} is neither an .npz archive nor a .tar.gz archive, so it is not a dataset file hwlib "
+                    f"can read. {_FIX_FILE}")
 
 
 def _read_checked(name: str, path: Path, strict: bool) -> dict[str, np.ndarray]:
@@ -628,70 +498,43 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise _damaged(path, exc) from exc
     missing = [key for key in _KEYS if key not in arrays]
     if missing:
-        raise DataError(
-            f"{path} lacks the array(s) {', '.join(missing)} (it holds: "
-            f"{', '.join(found) or 'nothing'}). A dataset .npz must hold x_train, y_train, "
-            "x_test and y_test, as keras' mnist.npz does."
-        )
+        raise DataError(f"{path} lacks the array(s) {', '.join(missing)} (it holds: {', '.join(found) or 'nothing'}). "
+                        "A dataset .npz must hold x_train, y_train, x_test and y_test, as keras' mnist.npz does.")
     return arrays
 
 
-def _read_batch_folder(path: Path) -> dict[str, np.ndarray]:
-    blobs: dict[str, bytes] = {}
-    for batch in _BATCHES:
-        if (path / batch).is_file():
-            try:
-                blobs[batch] = (path / batch).read_bytes()
-            except OSError as exc:
-                raise _damaged(path / batch, exc) from exc
-    return _from_batches(blobs, path)
-
-
-def _read_batch_archive(path: Path) -> dict[str, np.ndarray]:
-    """Read the batches straight out of ``cifar-10-python.tar.gz``, in one pass."""
+def _read_batches(path: Path) -> dict[str, np.ndarray]:
+    """The CIFAR-10 batches of a ``cifar-10-batches-py/`` folder or, in one pass and never
+    extracted, of ``cifar-10-python.tar.gz``, decoded into train/test arrays (images HWC)."""
     blobs: dict[str, bytes] = {}
     try:
-        with tarfile.open(path, "r:gz") as archive:
-            for member in archive:
-                batch = PurePosixPath(member.name).name
-                content = archive.extractfile(member) if batch in _BATCHES else None
-                if content is not None:  # None when the member is not a regular file
-                    blobs[batch] = content.read()
+        if path.is_dir():
+            blobs = {batch: (path / batch).read_bytes() for batch in _BATCHES if (path / batch).is_file()}
+        else:
+            with tarfile.open(path, "r:gz") as archive:
+                for member in archive:
+                    batch = PurePosixPath(member.name).name
+                    content = archive.extractfile(member) if batch in _BATCHES else None
+                    if content is not None:  # None when the member is not a regular file
+                        blobs[batch] = content.read()
     except _READ_ERRORS as exc:
         raise _damaged(path, exc) from exc
-    return _from_batches(blobs, path)
-
-
-def _from_batches(blobs: dict[str, bytes], source: Path) -> dict[str, np.ndarray]:
-    """Decode the six CIFAR-10 batches into train/test arrays (images HWC)."""
     missing = [batch for batch in _BATCHES if batch not in blobs]
     if missing:
-        raise DataError(
-            f"{source} is missing {', '.join(missing)}: CIFAR-10 needs data_batch_1 to "
-            f"data_batch_5 and test_batch. {_FIX_FILE}"
-        )
-    train = [_decode_batch(blobs[batch], f"{source}/{batch}") for batch in _TRAIN_BATCHES]
-    x_test, y_test = _decode_batch(blobs[_TEST_BATCH], f"{source}/{_TEST_BATCH}")
-    return {
-        "x_train": np.concatenate([x for x, _ in train]),
-        "y_train": np.concatenate([y for _, y in train]),
-        "x_test": np.ascontiguousarray(x_test),
-        "y_test": y_test,
-    }
+        raise DataError(f"{path} is missing {', '.join(missing)}: CIFAR-10 needs data_batch_1 to data_batch_5 and "
+                        f"test_batch. {_FIX_FILE}")
+    train = [_decode_batch(blobs[batch], f"{path}/{batch}") for batch in _TRAIN_BATCHES]
+    x_test, y_test = _decode_batch(blobs[_TEST_BATCH], f"{path}/{_TEST_BATCH}")
+    return {"x_train": np.concatenate([x for x, _ in train]), "y_train": np.concatenate([y for _, y in train]),
+            "x_test": np.ascontiguousarray(x_test), "y_test": y_test}
 
 
 class _BatchUnpickler(pickle.Unpickler):
     """Unpickles a CIFAR-10 batch, refusing anything but numpy arrays (pickles can run code)."""
 
-    _ALLOWED = {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("_codecs", "encode"),
-    }
+    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+                *((f"numpy.{core}.multiarray", "_reconstruct") for core in ("core", "_core")),
+                *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core"))}
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
@@ -708,32 +551,21 @@ def _decode_batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     except _READ_ERRORS as exc:
         raise _damaged(where, exc) from exc
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        raise DataError(
-            f"{where} is not a CIFAR-10 batch: expected a pickled dict with the keys "
-            f"b'data' and b'labels'. {_FIX_FILE}"
-        )
-    data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[b"labels"])
+        raise DataError(f"{where} is not a CIFAR-10 batch: expected a pickled dict with the keys b'data' and "
+                        f"b'labels'. {_FIX_FILE}")
+    data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
     if data.dtype != np.uint8:
         raise DataError(f"{where}: b'data' has dtype {data.dtype}, expected uint8. {_FIX_FILE}")
     if data.ndim != 2 or data.shape[1] != _CIFAR_ROW:
-        raise DataError(
-            f"{where}: b'data' has shape {data.shape}, expected (N, {_CIFAR_ROW}): one "
-            f"32x32 RGB image per row. {_FIX_FILE}"
-        )
+        raise DataError(f"{where}: b'data' has shape {data.shape}, expected (N, {_CIFAR_ROW}): one 32x32 RGB image "
+                        f"per row. {_FIX_FILE}")
     if len(labels) != len(data):
-        raise DataError(
-            f"{where} has {len(data)} images but {len(labels)} labels. {_FIX_FILE}"
-        )
+        raise DataError(f"{where} has {len(data)} images but {len(labels)} labels. {_FIX_FILE}")
     # rows are channel planes (CHW, row-major); hwlib works channels last (HWC)
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
-_READERS = {
-    "npz": _read_npz,
-    "cifar-batches": _read_batch_folder,
-    "cifar-tar.gz": _read_batch_archive,
-}
+_READERS = {"npz": _read_npz, "cifar-batches": _read_batches, "cifar-tar.gz": _read_batches}
 """Reader per format, as :func:`_format_of` names it."""
 
 
@@ -772,7 +604,7 @@ def _validate(
             )
         if len(y) == 0:
             raise DataError(f"{source}: the {split} split is empty. {_FIX_FILE}")
-        bad = (y < 0) | (y >= _N_CLASSES)
+        bad = (y < 0) | (y >= N_CLASSES)
         if bad.any():
             raise DataError(
                 f"{source}: y_{split} has {int(bad.sum())} label(s) outside 0..9 (e.g. "
@@ -787,18 +619,14 @@ def _validate(
 
 def _check_complete(name: str, split: str, y: np.ndarray, source: Path) -> None:
     """Strict mode: the canonical number of images and every class present."""
-    if len(y) != EXPECTED[name][split]:
-        raise DataError(
-            f"{source}: the {split} split has {len(y)} images, but the full {name} dataset "
-            f"has {EXPECTED[name][split]} (expected sizes: {EXPECTED[name]['train']} train, "
-            f"{EXPECTED[name]['test']} test). {_FIX_STRICT}"
-        )
-    absent = sorted(set(range(_N_CLASSES)) - set(np.unique(y).tolist()))
+    full = EXPECTED[name]
+    if len(y) != full[split]:
+        raise DataError(f"{source}: the {split} split has {len(y)} images, but the full {name} dataset has "
+                        f"{full[split]} (expected sizes: {full['train']} train, {full['test']} test). {_FIX_STRICT}")
+    absent = sorted(set(range(N_CLASSES)) - set(np.unique(y).tolist()))
     if absent:
-        raise DataError(
-            f"{source}: the {split} split has no image of class(es) "
-            f"{', '.join(map(str, absent))}. {_FIX_STRICT}"
-        )
+        raise DataError(f"{source}: the {split} split has no image of class(es) {', '.join(map(str, absent))}. "
+                        f"{_FIX_STRICT}")
 
 
 # --- derived values -------------------------------------------------------------------
@@ -812,12 +640,7 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 def _stamp(path: Path) -> tuple[Any, ...]:
     """What changes when the data on disk changes: sizes and modification times."""
     files = [path / batch for batch in _BATCHES] if path.is_dir() else [path]
-    stamps = []
-    for file in files:
-        if file.exists():
-            stat = file.stat()
-            stamps.append((file.name, stat.st_size, stat.st_mtime_ns))
-    return tuple(stamps)
+    return tuple((file.name, file.stat().st_size, file.stat().st_mtime_ns) for file in files if file.exists())
 
 
 def _fingerprint(raw: dict[str, np.ndarray]) -> str:
@@ -850,10 +673,8 @@ def _check_subset_size(n: int, available: int, n_classes: int, what: str, pool: 
     if n > available:
         raise DataError(f"{what}={n} is more than {pool}: use at most {available}.")
     if n <= 0 or n < n_classes:
-        raise DataError(
-            f"{what}={n} is too small: a stratified subset needs at least one image per "
-            f"class, so at least {n_classes} ({n_classes} classes in {pool})."
-        )
+        raise DataError(f"{what}={n} is too small: a stratified subset needs at least one image per class, so at "
+                        f"least {n_classes} ({n_classes} classes in {pool}).")
 
 
 def _split_stats(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -863,21 +684,13 @@ def _split_stats(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     copy of the whole split is made); mean and std are then rounded once to float64.
     """
     channels = x.shape[3] if x.ndim == 4 else 1
-    total = np.zeros(channels, dtype=np.uint64)
-    squares = np.zeros(channels, dtype=np.uint64)
+    total, squares = np.zeros(channels, dtype=np.uint64), np.zeros(channels, dtype=np.uint64)
     for start in range(0, len(x), _STATS_CHUNK):
         chunk = x[start : start + _STATS_CHUNK].reshape(-1, channels).astype(np.uint32)
         total += chunk.sum(axis=0, dtype=np.uint64)
         squares += (chunk * chunk).sum(axis=0, dtype=np.uint64)
     count = x.size // channels
     scale = count * 255
-    mean = [int(t) / scale for t in total]
-    std = [
-        math.sqrt((count * int(q) - int(t) ** 2) / scale**2) for t, q in zip(total, squares)
-    ]
-    return {
-        "n": len(y),
-        "class_counts": np.bincount(y, minlength=_N_CLASSES).tolist(),
-        "mean": mean,
-        "std": std,
-    }
+    return {"n": len(y), "class_counts": np.bincount(y, minlength=N_CLASSES).tolist(),
+            "mean": [int(t) / scale for t in total],
+            "std": [math.sqrt((count * int(q) - int(t) ** 2) / scale**2) for t, q in zip(total, squares)]}

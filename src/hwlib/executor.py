@@ -1,55 +1,44 @@
 """Run many trainings: on local worker processes (every core), or as tasks on a Dask cluster.
 
-:func:`run_all` takes a list of :class:`Task` (an experiment, and whether to keep its
-weights) and returns their :class:`~hwlib.train.Run` objects, in order. Runs already in
-the store are read, not trained; the others are trained
+:func:`run_all` takes a list of :class:`Task` (an experiment, and whether to keep its weights)
+and returns their :class:`~hwlib.train.Run` objects, in order. Runs already in the store are
+read, not trained; the others are trained
 
-* ``scheduler=None`` (the default): on ``workers`` local processes, by default one per
-  core (:func:`default_workers`), each training one run at a time with one intra-op
-  thread (:mod:`hwlib.runtime`), so a run is bit-identical to the same run trained
-  alone by ``hwlib train``, and with its share of the cores as inter-op threads
-  (:func:`hwlib.runtime.inter_op_threads`: one each when the workers fill the cores).
-  The workers take the runs by tier (a study's priorities, :attr:`Task.tier`), then
-  longest first (estimated from stored epoch timings, :func:`schedule`), so no worker
-  is left training a long run alone at the end. Each
-  epoch of each run is reported as it ends, with an overall progress line and the time
-  left after each run (:mod:`hwlib.progress`).
-  With one worker (or one run), the run trains in this process;
-* ``scheduler="tcp://HOST:PORT"`` (or ``HOST:PORT``): on the workers of an existing Dask
-  scheduler;
-* ``scheduler="local:N"``: on a ``distributed.LocalCluster`` of ``N`` worker processes
-  (one thread each) started here and stopped afterwards (``"local"``: one per CPU).
-  The tasks go to the cluster longest first too (as Dask priorities).
+* ``scheduler=None`` (the default): on ``workers`` local processes (a
+  :class:`~concurrent.futures.ProcessPoolExecutor`, by default one per core,
+  :func:`default_workers`), each training one run at a time with hwlib's thread configuration
+  (:mod:`hwlib.runtime`), so a run is bit-identical to the same run trained alone, and with its
+  share of the cores as inter-op threads. The workers take the runs by tier, then longest first
+  (:func:`schedule`). Each epoch of each run is reported as it ends, with a progress line and the
+  time left after each run (:mod:`hwlib.progress`). With one worker (or one run), the run trains
+  in this process;
+* ``scheduler="tcp://HOST:PORT"`` (or ``HOST:PORT``): on the workers of an existing Dask scheduler;
+* ``scheduler="local:N"``: on a ``distributed.LocalCluster`` of ``N`` worker processes started
+  here and stopped afterwards (``"local"``: one per CPU).
 
-On a cluster every task trains one (config, seed) into the *shared* run store: the worker
-calls ``hwlib.train.run(exp, store, weights=..., data_dir=...)`` and returns only the key
-and the metrics; the client then reads the entries from the store. The store path (and
-the data folder) must therefore be the same path on every worker (a shared file system),
-and the workers need the same hwlib (the code version is checked).
+On a cluster every task trains one (config, seed) into the *shared* run store and returns only
+the key and the metrics; the store path (and the data folder) must be the same path on every
+worker, and the workers need the same hwlib (the code version is checked). A dead worker's task
+is rerun elsewhere; a task that raises an unexpected exception is retried ``retries`` times; an
+:class:`~hwlib.errors.HwlibError` is raised here, as it would be locally.
 
-Two workers never train the same key at once (the store's per-key lock, see
-:meth:`hwlib.store.RunStore.lock`); the same experiment listed twice is trained once. A
-worker that dies mid-task (killed, out of memory) loses nothing but time: the scheduler
-reruns its task on another worker, and the dead worker's temporary folder is removed by
-the next write (:meth:`~hwlib.store.RunStore.clean_stale`). A task that raises an
-unexpected exception is retried ``retries`` times; an :class:`~hwlib.errors.HwlibError`
-(bad config, missing data, damaged entry) is not retried but raised here, as it would be
-locally.
+Two processes never train the same key at once (the store's per-key lock,
+:meth:`hwlib.store.RunStore.lock`); the same experiment listed twice is trained once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwlib import allocator
 from hwlib.config import Experiment
 from hwlib.errors import ClusterError, ConfigError, HwlibError, StoreError
 from hwlib.store import RunStore
@@ -109,9 +98,6 @@ def parse_scheduler(spec: str) -> Scheduler:
     return Scheduler("tcp", address=f"{m.group(1) or 'tcp'}://{m.group(2)}:{m.group(3)}")
 
 
-# ---------------------------------------------------------------------------------------
-# The worker side
-# ---------------------------------------------------------------------------------------
 def usable_cores() -> int:
     """The cores this process may run on."""
     try:
@@ -121,10 +107,8 @@ def usable_cores() -> int:
 
 
 def default_workers(n_runs: int) -> int:
-    """Local training processes for ``n_runs`` runs: one per core this process may use (each
-    splits an operation over one thread: two processes on two cores finish two runs 1.4-1.8x
-    sooner than one after another), at most one per run, and at most one per
-    :data:`WORKER_MEMORY` of free memory."""
+    """Local training processes for ``n_runs`` runs: one per core this process may use, at most
+    one per run, and at most one per :data:`WORKER_MEMORY` of free memory."""
     cores = usable_cores()
     try:
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -181,9 +165,6 @@ def _worker_address() -> str:
         return f"pid {os.getpid()}"
 
 
-# ---------------------------------------------------------------------------------------
-# The client side
-# ---------------------------------------------------------------------------------------
 def _import_distributed():
     try:
         import distributed
@@ -192,53 +173,35 @@ def _import_distributed():
     return distributed
 
 
-class _Connection:
-    """A client (and, for ``local:N``, the cluster it started), closed on exit."""
-
-    def __init__(self, scheduler: Scheduler, timeout: float):
-        self.scheduler, self.timeout = scheduler, timeout
-        self.cluster: Any = None
-        self.client: Any = None
-
-    def __enter__(self):
-        import logging
-
-        distributed = _import_distributed()
-        try:
-            if self.scheduler.kind == "local":
-                self.cluster = distributed.LocalCluster(
-                    n_workers=self.scheduler.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR)
-                self.client = distributed.Client(self.cluster, timeout=self.timeout)
-            else:
-                self.client = distributed.Client(self.scheduler.address, timeout=self.timeout)
-        except (OSError, TimeoutError) as exc:
-            self.__exit__(None, None, None)
-            if self.scheduler.kind == "local":
-                raise ClusterError(
-                    f"Could not start a local Dask cluster of {self.scheduler.workers} worker "
-                    f"processes ({type(exc).__name__}: {exc}).") from None
-            raise ClusterError(
-                f"Cannot reach the Dask scheduler at {self.scheduler.address} within "
-                f"{self.timeout:g} s ({type(exc).__name__}). Start one (`dask scheduler`, then "
-                "`dask worker ADDRESS` on each machine) or check the address; --scheduler "
-                "local:N starts workers on this machine instead.") from None
-        return self.client
-
-    def __exit__(self, *exc_info) -> None:
-        for thing in (self.client, self.cluster):
-            if thing is not None:
-                try:
-                    thing.close()
-                except Exception:  # closing a half-started cluster: nothing more to do
-                    pass
-
-
-def connect(scheduler: str | Scheduler, timeout: float | None = None) -> _Connection:
+@contextlib.contextmanager
+def connect(scheduler: str | Scheduler, timeout: float | None = None) -> Iterator[Any]:
     """``with connect("local:2") as client: ...``: a Dask client, closed (with its local
     cluster) on exit; a scheduler that cannot be reached is a :class:`ClusterError`."""
+    import logging
+
     s = scheduler if isinstance(scheduler, Scheduler) else parse_scheduler(scheduler)
-    return _Connection(s, CONNECT_TIMEOUT if timeout is None else timeout)
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
+    distributed = _import_distributed()
+    opened: list[Any] = []
+    try:
+        try:
+            if s.kind == "local":
+                opened.append(distributed.LocalCluster(n_workers=s.workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None, silence_logs=logging.ERROR))
+            opened.append(distributed.Client(opened[0] if opened else s.address, timeout=timeout))
+        except (OSError, TimeoutError) as exc:
+            if s.kind == "local":
+                raise ClusterError(f"Could not start a local Dask cluster of {s.workers} worker processes "
+                                   f"({type(exc).__name__}: {exc}).") from None
+            raise ClusterError(
+                f"Cannot reach the Dask scheduler at {s.address} within {timeout:g} s ({type(exc).__name__}). "
+                "Start one (`dask scheduler`, then `dask worker ADDRESS` on each machine) or check the "
+                "address; --scheduler local:N starts workers on this machine instead.") from None
+        yield opened[-1]
+    finally:
+        for thing in reversed(opened):
+            with contextlib.suppress(Exception):  # closing a half-started cluster: nothing more to do
+                thing.close()
 
 
 def _absolute(path: str | os.PathLike | None) -> str | None:
@@ -344,9 +307,17 @@ def _train_locally(tasks: list[Task], store: RunStore, workers: int | None, forc
     _run_pool(tasks, store, n_workers, force, data_dir, log, finished, bar)
 
 
-# Local worker processes. Each is a fresh interpreter (spawn: no TensorFlow state to
-# inherit) that takes (index, task) pairs from a task queue until it gets None, and sends
-# ("line", text), ("done", index, result) or ("error", index, exception) to a result queue.
+def schedule(tasks: Sequence[Task], estimates: Sequence[float]) -> list[int]:
+    """The order the workers take ``tasks`` in: by tier, then the longest estimated run
+    first, equal estimates by their networks' cost (:func:`hwlib.progress.longest_first`)."""
+    from hwlib.progress import longest_first, training_cost
+
+    return longest_first(estimates, [t.tier for t in tasks], [training_cost(t.experiment) for t in tasks])
+
+
+# A local worker: a fresh interpreter (spawn) that trains the tasks the pool gives it, one at a
+# time, and sends its runs' log lines to the command as they come (_LINES).
+_LINES: Any = None
 _BUSY = False  # whether this worker is training now: a Ctrl-C then interrupts the run
 _STOPPING = False  # whether a Ctrl-C interrupted the run: it is being cleaned up
 
@@ -361,158 +332,111 @@ def _worker_interrupted(signum: int, frame: Any) -> None:
     os._exit(130)  # idle: nothing to clean up
 
 
-def _die_with_parent() -> None:
-    """Have the kernel kill this process when its parent dies (Linux): a worker must not
-    train on, orphaned, after its command was killed (its half-written run is then removed
-    by the next write to the store)."""
+def _start_worker(lines: Any, parent: int, inter_op: int) -> None:
+    """Set up a local worker process (the pool's initializer)."""
+    import atexit
     import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
-
-
-def _worker(todo: Any, results: Any, store: str, force: bool, data_dir: str | None, parent: int,
-            inter_op: int) -> None:
     import signal
 
     from hwlib import runtime
 
-    global _BUSY
-    _die_with_parent()
-    if os.getppid() != parent:  # the parent died before the line above took effect
+    global _LINES
+    try:  # the kernel kills this worker when its command dies: it never trains on, orphaned
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the command died before that took effect
         os._exit(1)
     signal.signal(signal.SIGINT, _worker_interrupted)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the command stops it with SIGINT: it cleans up first
+    atexit.register(runtime.exit_now, 0)  # no interpreter teardown under TensorFlow's threads
     runtime.use_inter_op_threads(inter_op)  # its share of the cores, before TensorFlow starts
-    _import_tensorflow()
-    while True:
-        item = todo.get()
-        if item is None:
-            _exit_now(results)
-        index, task = item
-        exp = task.experiment
-        what, own = f"{_describe(exp)} [{exp.key()[:6]}]", f"{exp.name}: "
-
-        def send(line: str, what: str = what, own: str = own) -> None:
-            results.put(("line", f"{what}: {line[len(own):] if line.startswith(own) else line}"))
-
-        _BUSY = True
-        try:
-            out = train_task(exp, store, task.weights, force, data_dir, {}, log=send)
-        except BaseException as exc:  # reported to the parent, which decides
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's Ctrl-C must not cut the report
-            results.put(("error", index, exc if isinstance(exc, Exception) else RuntimeError(repr(exc))))
-            _exit_now(results, 1)  # an interrupted run may leave TensorFlow's threads running
-        finally:
-            _BUSY = False
-        results.put(("done", index, out))
+    _LINES = lines
 
 
-def _import_tensorflow() -> None:
-    """Import TensorFlow, Keras and pandas (about 3 s) before the first task, in the main thread.
-    Not in a thread beside the run's own imports: two threads importing modules that import
-    each other's packages make Python raise a ``_DeadlockError`` (seen: pandas, through
-    ``importlib.resources``, against TensorFlow's import), which failed a run."""
-    from hwlib.runtime import start_tensorflow
-
-    try:
-        start_tensorflow()  # with Keras, without TensorFlow's start-up notices
-        import pandas  # noqa: F401
-    except Exception:  # the run imports them again, and reports what fails
-        pass
-
-
-def _exit_now(results: Any, code: int = 0) -> None:
-    """End this worker once its messages are sent (:func:`hwlib.runtime.exit_now`: the
-    command would otherwise wait for its teardown, and after an interrupted or failed run a
-    teardown under TensorFlow's threads can crash)."""
+def _work(task: Task, store: str, force: bool, data_dir: str | None) -> dict[str, Any]:
+    """Train (or find) ``task`` in a local worker: :func:`train_task`, its lines sent as they come."""
     from hwlib.runtime import exit_now
 
-    results.close()
-    results.join_thread()  # every message is in the pipe
-    exit_now(code)
-
-
-def schedule(tasks: Sequence[Task], estimates: Sequence[float]) -> list[int]:
-    """The order the workers take ``tasks`` in: by tier, then the longest estimated run
-    first, equal estimates by their networks' cost (:func:`hwlib.progress.longest_first`)."""
-    from hwlib.progress import longest_first, training_cost
-
-    return longest_first(estimates, [t.tier for t in tasks], [training_cost(t.experiment) for t in tasks])
-
-
-def fill_queue(todo: Any, tasks: Sequence[Task], estimates: Sequence[float], n_workers: int) -> None:
-    """Put ``(index, task)`` on the workers' queue in :func:`schedule` order, then one
-    ``None`` per worker (stop)."""
-    for i in schedule(tasks, estimates):
-        todo.put((i, tasks[i]))
-    for _ in range(n_workers):
-        todo.put(None)
+    global _BUSY
+    exp = task.experiment
+    what, own = f"{_describe(exp)} [{exp.key()[:6]}]", f"{exp.name}: "
+    _BUSY = True
+    try:
+        return train_task(exp, store, task.weights, force, data_dir, {},
+                          log=lambda line: _LINES.put(f"{what}: {line.removeprefix(own)}"))
+    except KeyboardInterrupt:
+        exit_now(130)  # its run cleaned up; its command is stopping
+        raise  # not reached
+    finally:
+        _BUSY = False
 
 
 def _run_pool(tasks: list[Task], store: RunStore, n_workers: int, force: bool,
               data_dir: str | os.PathLike | None, log: Callable[[str], None] | None,
               finished: Callable[[int, Any], None], bar: Any) -> None:
     import multiprocessing
-    import queue as queue_module
+    import multiprocessing.connection
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     from hwlib.runtime import inter_op_threads
 
     ctx = multiprocessing.get_context("spawn")
-    todo, results = ctx.Queue(), ctx.Queue()
-    fill_queue(todo, tasks, bar.estimates, n_workers)
-    inter_op = inter_op_threads(n_workers, usable_cores())
-    procs = [ctx.Process(target=_worker, args=(todo, results, _absolute(store.root), force, _absolute(data_dir),
-                                               os.getpid(), inter_op),
-                         name=f"hwlib-worker-{i + 1}", daemon=True) for i in range(n_workers)]
-    with allocator.preloaded():  # the workers inherit it: jemalloc, when the machine has it
-        for p in procs:
-            p.start()
-    left = len(tasks)
+    lines = ctx.SimpleQueue()
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(n_workers, ctx, initializer=_start_worker,
+                               initargs=(lines, os.getpid(), inter_op_threads(n_workers, usable_cores())))
+    root, data = _absolute(store.root), _absolute(data_dir)
+    workers: list[Any] = []
+
+    def print_lines() -> None:
+        while not lines.empty():
+            line = lines.get()
+            if log:
+                log(line)
+
+    def died() -> StoreError:
+        """A worker died (killed, out of memory): every worker stopped, the error to raise."""
+        dead = multiprocessing.connection.wait([p.sentinel for p in workers], timeout=0)
+        _stop(workers, store)  # then every exit code is known
+        code = next((p.exitcode for p in workers if p.sentinel in dead), "unknown")
+        return StoreError(f"A training process died (exit code {code}: killed, or out of memory). Every stored "
+                          "run is complete; run the command again to train what is missing, with fewer "
+                          "--workers if memory is short.")
+
     try:
-        while left:
-            try:
-                message = results.get(timeout=1.0)
-            except queue_module.Empty:
-                dead = [p for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
-                if dead:
-                    raise StoreError(
-                        f"A training process ({dead[0].name}) died (exit code {dead[0].exitcode}: killed, "
-                        "or out of memory). Every stored run is complete; run the command again to train "
-                        "what is missing, with fewer --workers if memory is short.") from None
-                continue
-            kind = message[0]
-            if kind == "line":
-                if log:
-                    log(message[1])
-                continue
-            index, out = message[1], message[2]
-            if kind == "error":
-                raise out
-            if "error" in out:
-                raise out["error"]
-            left -= 1
-            finished(index, _stored_run(tasks[index], out, store))
-            bar.finished(index, _describe(tasks[index].experiment))
+        futures = {pool.submit(_work, tasks[i], root, force, data): i for i in schedule(tasks, bar.estimates)}
+        workers = [p for p in multiprocessing.active_children() if p not in before]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            print_lines()
+            for fut in done:
+                i = futures[fut]
+                try:
+                    out = fut.result()
+                except BrokenProcessPool:
+                    raise died() from None
+                if "error" in out:
+                    raise out["error"]
+                finished(i, _stored_run(tasks[i], out, store))
+                bar.finished(i, _describe(tasks[i].experiment))
+            if pending and multiprocessing.connection.wait([p.sentinel for p in workers], timeout=0):
+                raise died()  # seen here first: the pool may not watch a worker it started last
     except BaseException:
-        _stop(procs, store)
+        _stop([p for p in multiprocessing.active_children() if p not in before], store)
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        for q in (todo, results):  # never wait at exit for data nobody will read
-            q.cancel_join_thread()
-            q.close()
-    for p in procs:
-        p.join()
+    pool.shutdown()
 
 
 def _stop(procs: list[Any], store: RunStore) -> None:
     """Stop the workers now (Ctrl-C or an error) and return when every one has exited: each
     is interrupted (its run leaves no entry and removes its temporary folder), and killed if
     it lingers past :data:`STOP_GRACE`; the folder of a killed one is then removed here. A
-    further Ctrl-C meanwhile is ignored (at most :data:`STOP_GRACE` seconds), so the command
-    never returns while a worker still writes to the store."""
+    further Ctrl-C meanwhile is ignored, so the command never returns while a worker still
+    writes to the store."""
     import signal
 
     main = threading.current_thread() is threading.main_thread()

@@ -1,12 +1,11 @@
 """How long a study will take, and how far it has come.
 
-:func:`estimate_seconds` guesses the training time of one run from the epoch timings
-stored with earlier runs (the same experiment first, then any run of its dataset, then
-a rough constant), scaled to the run's epochs and training images.
-:func:`longest_first` is the order a pool of workers takes the runs in, :func:`makespan`
-the time the pool then needs. :class:`Progress`
-prints one line per finished run: a bar, the runs done, the time spent and the time
-left, re-estimated from how the finished runs compared with their estimates.
+:func:`estimate_seconds` guesses the training time of one run from the epoch timings stored
+with earlier runs (the same experiment first, then any run of its dataset, then a rough
+constant), scaled to the run's epochs and training images. :func:`longest_first` is the order a
+pool of workers takes the runs in, :func:`makespan` the time the pool then needs.
+:class:`Progress` logs one line per finished run, drawn by tqdm: a bar of the estimated work
+done, the runs done, the time spent and the time left.
 """
 
 from __future__ import annotations
@@ -18,10 +17,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Seconds per epoch per 10,000 training images, when the store has no run to learn from
-# (measured on a 2-core machine with two trainings side by side).
+from tqdm import tqdm
+
+# Seconds per epoch per 10,000 training images, when the store has no run to learn from.
 FALLBACK_SECONDS_PER_10K = {"mnist": 1.6, "cifar10": 5.0}
-FULL_TRAIN = {"mnist": 60000, "cifar10": 50000}
+
+
+def _n_train(exp: Any) -> int:
+    from hwlib.data import EXPECTED
+
+    return exp.train.n_train or EXPECTED[exp.dataset]["train"]
 
 
 def _rate(provenance: dict[str, Any], metrics: dict[str, Any]) -> float | None:
@@ -34,8 +39,8 @@ def _rate(provenance: dict[str, Any], metrics: dict[str, Any]) -> float | None:
 
 
 def stored_rates(entries: Iterable[Any]) -> dict[tuple[str, str], list[float]]:
-    """``{(dataset, experiment name): [rate, ...]}`` from stored entries (see :func:`_rate`),
-    also under ``(dataset, "")`` for every run of the dataset."""
+    """``{(dataset, "name@batch"): [rate, ...]}`` from stored entries (see :func:`_rate`), also
+    under ``(dataset, "@batch")`` for every run of the dataset."""
     rates: dict[tuple[str, str], list[float]] = {}
     for entry in entries:
         try:
@@ -55,7 +60,7 @@ def stored_rates(entries: Iterable[Any]) -> dict[tuple[str, str], list[float]]:
 def estimate_seconds(exp: Any, rates: dict[tuple[str, str], list[float]]) -> float:
     """Estimated training seconds of experiment ``exp`` (epochs x images x stored rate)."""
     t = exp.train
-    n = t.n_train or FULL_TRAIN[exp.dataset]
+    n = _n_train(exp)
     for name in (exp.name, ""):
         found = rates.get((exp.dataset, f"{name}@{t.batch_size}"))
         if found:
@@ -66,12 +71,10 @@ def estimate_seconds(exp: Any, rates: dict[tuple[str, str], list[float]]) -> flo
 def longest_first(estimates: Sequence[float], tiers: Sequence[int] | None = None,
                   costs: Sequence[float] | None = None) -> list[int]:
     """The runs' indices in the order workers should take them: lower ``tiers`` first (a
-    study's own priorities, e.g. the book's runs before the further seeds; default: one
-    tier), within a tier the longest estimate first, equal estimates by ``costs`` (largest
-    first; see :func:`training_cost`), then in listed order. Longest-processing-time-first
-    scheduling ends within 4/3 of the shortest possible time on any number of workers
-    (Graham, 1969), while the listed order can leave one worker training a long run alone at
-    the end (the CIFAR-10 sweep lists its slowest net last)."""
+    study's own priorities; default: one tier), within a tier the longest estimate first, equal
+    estimates by ``costs`` (largest first, :func:`training_cost`), then in listed order.
+    Longest-processing-time-first ends within 4/3 of the shortest possible time on any number of
+    workers (Graham, 1969)."""
     tier = list(tiers) if tiers is not None else [0] * len(estimates)
     cost = list(costs) if costs is not None else [0.0] * len(estimates)
     return sorted(range(len(estimates)), key=lambda i: (tier[i], -estimates[i], -cost[i], i))
@@ -96,13 +99,9 @@ def multiply_adds(exp: Any) -> int:
 
 
 def training_cost(exp: Any) -> float:
-    """What orders runs by cost when the store holds no timings to tell them apart
-    (:func:`estimate_seconds` then gives every run of a dataset the same figure):
-    multiply-adds per image x training images x epochs. On the sweeps it orders the stored
-    epoch times the same way (CIFAR-10: 5x5 stride 1, 3x3 stride 1, 5x5 stride 2, 3x3
-    stride 2)."""
-    t = exp.train
-    return float(multiply_adds(exp)) * (t.n_train or FULL_TRAIN[exp.dataset]) * t.epochs
+    """Multiply-adds per image x training images x epochs: what orders runs by cost when the
+    store holds no timings to tell them apart."""
+    return float(multiply_adds(exp)) * _n_train(exp) * exp.train.epochs
 
 
 def makespan(estimates: Sequence[float], workers: int, order: Sequence[int] | None = None) -> float:
@@ -117,12 +116,8 @@ def makespan(estimates: Sequence[float], workers: int, order: Sequence[int] | No
 
 
 def duration(seconds: float) -> str:
-    """``"1 h 05 min"``, ``"12 min"``, ``"40 s"``."""
-    seconds = max(0, round(seconds))
-    if seconds < 90:
-        return f"{seconds} s"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+    """``"1:05:00"``, ``"12:00"``, ``"00:40"`` (tqdm's format)."""
+    return tqdm.format_interval(max(0, round(seconds)))
 
 
 @dataclass
@@ -133,7 +128,6 @@ class Progress:
     workers: int
     log: Callable[[str], None] | None
     order: Sequence[int] | None = None  # the order the workers take the runs in (makespan)
-    width: int = 24
     start: float = field(default_factory=time.monotonic)
     done_estimated: float = 0.0
     done: int = 0
@@ -141,6 +135,14 @@ class Progress:
     def total_estimate(self) -> float:
         """Estimated seconds for all the runs (see :func:`makespan`)."""
         return makespan(self.estimates, self.workers, self.order)
+
+    def rate(self, elapsed: float) -> float:
+        """Estimated seconds of training done per second: as estimated (one per busy worker)
+        until every worker has finished a run, then as measured, for the workers still busy."""
+        n = len(self.estimates)
+        lanes = max(1, min(self.workers, n))
+        rate = self.done_estimated / elapsed if self.done >= lanes and elapsed > 0 else float(lanes)
+        return rate * max(1, min(lanes, n - self.done)) / lanes
 
     def finished(self, index: int, what: str) -> None:
         """Report that run ``index`` (described by ``what``) has finished."""
@@ -150,13 +152,7 @@ class Progress:
             return
         elapsed = time.monotonic() - self.start
         n = len(self.estimates)
-        left_estimated = sum(self.estimates) - self.done_estimated
-        # How fast the machine really is, relative to the estimates, from what is done: once
-        # every worker has finished a run (before, the runs still going distort the ratio).
-        lanes = max(1, min(self.workers, n))
-        pace = elapsed / (self.done_estimated / lanes) if self.done >= lanes and self.done_estimated else 1.0
-        left = left_estimated / max(1, min(self.workers, n - self.done)) * pace
-        filled = round(self.width * self.done / n)
-        bar = "#" * filled + "." * (self.width - filled)
-        tail = f", about {duration(left)} left" if self.done < n else ""
-        self.log(f"[{bar}] {self.done}/{n} runs trained ({what}); {duration(elapsed)} so far{tail}")
+        tail = "about {remaining} left" if self.done < n else "done"
+        self.log(tqdm.format_meter(self.done_estimated, sum(self.estimates), elapsed, rate=self.rate(elapsed),
+                                   prefix=f"{self.done}/{n} runs trained ({what})", ascii=".#",
+                                   bar_format="[{bar:24}] {desc}; {elapsed} so far, " + tail))

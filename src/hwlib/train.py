@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwlib import __version__, allocator
+from hwlib import __version__
 from hwlib.config import Experiment, validate
 from hwlib.errors import ConfigError, StoreError
 from hwlib.runtime import RESULT_THREADS, THREADS, catch_interrupts, private_seed_draws, seed_everything
@@ -39,11 +39,8 @@ from hwlib.store import WEIGHTS, Entry, RunStore, run_key
 
 # Bump when a change to the code that trains (this module, hwlib.models, hwlib.runtime, the
 # pre-processing of hwlib.data) changes trained weights: every stored run is then trained
-# again (the version is part of the store key). tests/test_code_version.py records a hash
-# of each such function and fails when one changes while this stays the same.
-# 2: one intra-op and one inter-op thread per process; the engine's result settings in the key.
-# (Since then the inter-op threads, two, left the key: the same weights, so not a new version;
-# `hwlib store rekey` re-filed the runs keyed with them.)
+# again (the version is part of the store key). tests/test_code_version.py records a fingerprint
+# of each such function's code and fails when one changes while this stays the same.
 TRAIN_CODE_VERSION = "2"
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy")
 
@@ -72,8 +69,6 @@ class Engine:
 
 
 PLAIN_KERAS = Engine()
-# 200 steps per execution: 4-16 % faster per epoch than 50 in the benchmark's last three runs
-# (one process), the same history (benchmarks/README.md).
 DEFAULT_ENGINE = Engine(steps_per_execution=200, eval_batch_size=1000, pipeline="tfdata")
 
 
@@ -154,9 +149,8 @@ def training_batches(x: Any, y: Any, batch_size: int, seed: int) -> Any:
                       .batch(batch_size).map(lambda i: (tf.gather(xt, i), tf.gather(yt, i))))
 
 
-# Batches a pipeline prepares ahead of the model. A fixed depth, with tf.data's autotuning off:
-# under AUTOTUNE, deleting an iterator at the end of a fit waited 1-2.5 s in about half the
-# runs of two trainings side by side (measured on the MNIST sweep); the batches are the same.
+# Batches a pipeline prepares ahead of the model: a fixed depth, with tf.data's autotuning off
+# (its iterators can wait seconds when deleted at the end of a fit); the batches are the same.
 PREFETCH_BATCHES = 2
 
 
@@ -264,7 +258,6 @@ def environment() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "device": f"GPU ({len(gpus)})" if gpus else "CPU",
-        "malloc": allocator.in_use(),
     }
 
 
@@ -334,56 +327,6 @@ def load_data(exp: Experiment, data_dir: str | os.PathLike | None = None):
 def key_for(exp: Experiment, data_fingerprint: str, engine: Engine = DEFAULT_ENGINE) -> str:
     """The store key of ``exp`` trained by ``engine`` on the data ``data_fingerprint``."""
     return run_key(exp.config_dict(), data_fingerprint, TRAIN_CODE_VERSION, engine.key_settings())
-
-
-# Key settings of earlier code whose runs are today's, tested bit-identical: until the inter-op
-# threads left the key (they only decide which independent operations run at the same time,
-# tests/test_runtime.py), every run was keyed with one of them.
-_EQUIVALENT_THREADS = ({"intra_op": 1, "inter_op": 1},)
-
-
-def rekeyed(config: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """``(key, config)`` under which today's code files a stored run keyed by an earlier
-    rule (:data:`_EQUIVALENT_THREADS`), or ``None`` when its key is today's (or it is not
-    such a run: another training-code version, or a key its recorded settings do not give)."""
-    try:
-        if config.get("train_code_version") != TRAIN_CODE_VERSION:
-            return None
-        exp_config = Experiment.from_dict(config["experiment"]).config_dict()
-        fingerprint, runtime = config["data_fingerprint"], config["runtime"]
-        if run_key(exp_config, fingerprint, TRAIN_CODE_VERSION, runtime) != config["key"]:
-            return None
-        if runtime.get("threads") not in _EQUIVALENT_THREADS:
-            return None
-    except (KeyError, TypeError, AttributeError, ConfigError):
-        return None
-    runtime = {**runtime, "threads": dict(RESULT_THREADS)}
-    key = run_key(exp_config, fingerprint, TRAIN_CODE_VERSION, runtime)
-    return (key, {**config, "key": key, "runtime": runtime}) if key != config["key"] else None
-
-
-def rekey(store: RunStore, apply: bool = False) -> list[tuple[str, str, str]]:
-    """``(key, new key, name)`` of every run in ``store`` that today's code files under
-    another key (:func:`rekeyed`); with ``apply``, each is re-filed under its new key, its
-    provenance noting the old key and the threads it trained with."""
-    moves = []
-    for key in store.keys():
-        entry = Entry(store.path(key))
-        try:
-            config, provenance = entry.config, entry.provenance
-        except (OSError, ValueError):
-            continue
-        found = rekeyed(config) if isinstance(config, dict) and config.get("key") == key else None
-        if found is None:
-            continue
-        new_key, new_config = found
-        moves.append((key, new_key, str(config.get("name", "?"))))
-        if apply:
-            provenance = {**provenance, "threads": provenance.get("threads", config["runtime"]["threads"]),
-                          "rekeyed_from": key}
-            store.refile(key, new_key, {"config.json": _dumps(new_config),
-                                        "provenance.json": _dumps(provenance)})
-    return moves
 
 
 def _stored(exp: Experiment, key: str, store: RunStore, weights: bool,
@@ -505,9 +448,5 @@ def _write_entry(tmp: Path, exp: Experiment, key: str, data: Any, model: Any, hi
         bare.save_weights(tmp / WEIGHTS)
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=1, sort_keys=False) + "\n"
-
-
 def _dump(path: Path, obj: Any) -> None:
-    path.write_text(_dumps(obj))
+    path.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n")
