@@ -1,4 +1,4 @@
-"""Analysis: probabilities, example picks, feature maps, weights, accuracy-curve facts."""
+"""Analysis: probabilities, example picks, feature maps, weights, curve and error facts."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_predict_proba_does_not_overflow_on_large_logits():
     np.testing.assert_allclose(proba[1], 0.1)
 
 
-# -- pick_examples, feature_image_index ------------------------------------------------
+# -- pick_examples ---------------------------------------------------------------------
 
 
 def test_pick_examples_returns_the_first_right_and_wrong_images_in_order():
@@ -96,14 +96,6 @@ def test_pick_examples_rejects_bad_input():
         A.pick_examples(np.arange(3), one_hot_proba([0, 1]))
     with pytest.raises(ValueError, match="n must be"):
         A.pick_examples(np.arange(2), one_hot_proba([0, 1]), n=-1)
-
-
-def test_feature_image_index_is_the_first_correct_image():
-    y_true = np.array([3, 1, 2, 2])
-    assert A.feature_image_index(y_true, one_hot_proba([0, 0, 2, 2])) == 2
-    assert isinstance(A.feature_image_index(y_true, one_hot_proba([3, 0, 0, 0])), int)
-    with pytest.raises(ValueError, match="No test image"):
-        A.feature_image_index(y_true, one_hot_proba([0, 0, 0, 0]))
 
 
 # -- feature_maps, layer_weights -------------------------------------------------------
@@ -157,51 +149,75 @@ def test_layer_weights_lists_every_weighted_layer_in_order(model):
     assert list(A.layer_weights(two_dense)) == ["conv1", "fc1", "fc2", "output"]
 
 
-# -- accuracy_gap ----------------------------------------------------------------------
+# -- curve_facts -----------------------------------------------------------------------
 
 
-def history(train: list[float], test: list[float], epochs: list[int] | None = None) -> pd.DataFrame:
+def history(train: list[float], test: list[float], epochs: list[int] | None = None,
+            test_loss: list[float] | None = None) -> pd.DataFrame:
     epochs = epochs or list(range(1, len(train) + 1))
-    return pd.DataFrame({"epoch": epochs, "loss": 1.0, "accuracy": train, "test_loss": 1.0,
-                         "test_accuracy": test})
+    return pd.DataFrame({"epoch": epochs, "loss": 1.0, "accuracy": train,
+                         "test_loss": test_loss or [1.0] * len(train), "test_accuracy": test})
 
 
-def test_accuracy_gap_finds_where_overfitting_starts():
-    gap = A.accuracy_gap(history([0.5, 0.6, 0.7, 0.8, 0.9], [0.5, 0.6, 0.62, 0.621, 0.618]))
-    assert gap["best_epoch"] == 4 and gap["best_test_accuracy"] == pytest.approx(0.621)
-    assert gap["plateau_epoch"] == 3  # 0.62 is within 0.5 pp of 0.621
-    assert gap["overfit_epoch"] == 3
-    assert gap["train_accuracy"] == pytest.approx(0.9) and gap["test_accuracy"] == pytest.approx(0.618)
-    assert gap["gap"] == pytest.approx(0.618 - 0.9)
-    assert gap["test_above_train"] is False and gap["epochs"] == 5
+def test_curve_facts_read_the_last_and_the_best_epoch():
+    f = A.curve_facts(history([0.5, 0.6, 0.7, 0.8, 0.9], [0.5, 0.6, 0.62, 0.621, 0.618]))
+    assert f["best_epoch"] == 4 and f["best_test_acc"] == pytest.approx(62.1)
+    assert f["train_acc"] == pytest.approx(90.0) and f["test_acc"] == pytest.approx(61.8)
+    assert f["gap"] == pytest.approx(90.0 - 61.8) and f["epochs"] == 5
+    assert f["epochs_test_above_train"] == 0
+    tie = A.curve_facts(history([0.5, 0.6, 0.7], [0.6, 0.7, 0.7]))
+    assert tie["best_epoch"] == 2  # the first epoch reaching the best
 
 
-def test_accuracy_gap_with_test_above_train_and_still_improving():
-    gap = A.accuracy_gap(history([0.80, 0.85, 0.90], [0.85, 0.90, 0.95]))
-    assert gap["test_above_train"] is True and gap["test_above_train_every_epoch"] is True
-    assert gap["gap"] == pytest.approx(0.05)
-    assert gap["plateau_epoch"] == 3 and gap["overfit_epoch"] is None
+def test_curve_facts_with_test_above_train():
+    f = A.curve_facts(history([0.80, 0.85, 0.90], [0.85, 0.90, 0.95]))
+    assert f["gap"] == pytest.approx(-5.0)  # negative: the test accuracy is the higher
+    assert f["epochs_test_above_train"] == 3
 
 
-def test_accuracy_gap_is_not_overfitting_when_training_stalls_too():
-    gap = A.accuracy_gap(history([0.90, 0.90, 0.90, 0.902], [0.80, 0.85, 0.85, 0.85]))
-    assert gap["plateau_epoch"] == 2 and gap["overfit_epoch"] is None
-    assert gap["test_above_train_every_epoch"] is False
-    assert A.accuracy_gap(history([0.90, 0.90, 0.90, 0.902], [0.80, 0.85, 0.85, 0.85]),
-                          tolerance=0.001)["overfit_epoch"] == 2
+def test_curve_facts_measure_how_far_the_test_loss_rose_from_its_minimum():
+    rising = A.curve_facts(history([0.6, 0.8, 0.9], [0.6, 0.7, 0.699], test_loss=[1.0, 0.8, 1.1]))
+    assert rising["min_test_loss_epoch"] == 2 and rising["min_test_loss"] == pytest.approx(0.8)
+    assert rising["test_loss"] == pytest.approx(1.1) and rising["test_loss_rise"] == pytest.approx(37.5)
+    falling = A.curve_facts(history([0.6, 0.8], [0.6, 0.7], test_loss=[0.3, 0.2]))
+    assert falling["min_test_loss_epoch"] == 2 and falling["test_loss_rise"] == 0
 
 
-def test_accuracy_gap_orders_epochs_and_handles_one_epoch():
-    shuffled = history([0.9, 0.5, 0.7], [0.6, 0.5, 0.6], epochs=[3, 1, 2])
-    gap = A.accuracy_gap(shuffled)
-    assert gap["train_accuracy"] == pytest.approx(0.9) and gap["plateau_epoch"] == 2
-    assert gap["overfit_epoch"] == 2
-    single = A.accuracy_gap(history([0.7], [0.8]))
-    assert single["plateau_epoch"] == single["best_epoch"] == 1 and single["overfit_epoch"] is None
+def test_curve_facts_order_epochs_and_handle_one_epoch():
+    f = A.curve_facts(history([0.9, 0.5, 0.7], [0.6, 0.5, 0.6], epochs=[3, 1, 2]))
+    assert f["train_acc"] == pytest.approx(90.0) and f["test_acc"] == pytest.approx(60.0)
+    assert f["best_epoch"] == 2 and f["epochs_test_above_train"] == 0
+    single = A.curve_facts(history([0.7], [0.8]))
+    assert single["best_epoch"] == 1 and single["epochs_test_above_train"] == 1
 
 
-def test_accuracy_gap_rejects_bad_histories():
+def test_curve_facts_reject_bad_histories():
     with pytest.raises(ValueError, match="test_accuracy"):
-        A.accuracy_gap(pd.DataFrame({"epoch": [1], "accuracy": [0.5]}))
+        A.curve_facts(pd.DataFrame({"epoch": [1], "accuracy": [0.5]}))
     with pytest.raises(ValueError, match="empty"):
-        A.accuracy_gap(history([], []))
+        A.curve_facts(history([], []))
+
+
+# -- error_facts, top_confusions -----------------------------------------------------
+
+
+def test_error_facts_count_mistakes_and_confidence():
+    y = np.array([0, 1, 2, 1, 1])
+    proba = np.eye(3)[[0, 2, 2, 2, 1]] * 0.9 + 0.1 / 3  # predicted 0, 2, 2, 2, 1: two wrong
+    proba[0] = [0.5, 0.3, 0.2]
+    f = A.error_facts(y, proba)
+    assert (f["n_test"], f["n_wrong"]) == (5, 2) and f["error_rate"] == pytest.approx(40.0)
+    assert f["conf_right"] == pytest.approx(100 * (0.5 + 2 * (0.9 + 0.1 / 3)) / 3)
+    assert f["conf_wrong"] == pytest.approx(100 * (0.9 + 0.1 / 3))
+    none_wrong = A.error_facts(np.array([0, 1]), np.eye(3)[[0, 1]])
+    assert none_wrong["n_wrong"] == 0 and np.isnan(none_wrong["conf_wrong"])
+
+
+def test_top_confusions_are_the_most_frequent_mistakes_first():
+    y = np.array([1, 1, 1, 2, 2, 0, 0])
+    pred = [2, 2, 0, 0, 0, 0, 1]  # 1->2 twice, 2->0 twice, 1->0 once, 0->1 once
+    df = A.top_confusions(y, one_hot_proba(pred, 3), ("a", "b", "c"), n=3)
+    assert list(df.columns) == ["true class", "predicted", "images"]
+    assert df.values.tolist() == [["b", "c", 2], ["c", "a", 2], ["a", "b", 1]]  # ties in class order
+    assert len(A.top_confusions(y, one_hot_proba(pred, 3), ("a", "b", "c"), n=10)) == 4
+    assert A.top_confusions(np.array([0, 1]), one_hot_proba([0, 1], 3), ("a", "b", "c")).empty

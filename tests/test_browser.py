@@ -9,17 +9,28 @@ any warning; the HTML is served on 127.0.0.1 and every page is opened in headles
   and the output-size formula is still typeset (MathJax is served from the book);
 * every image loaded (naturalWidth > 0), no figure leaked as text (`<Figure size ...>`),
   every figure's image has its caption as alt text, and the smallest text of every figure
-  measures at least 10 px as shown (hwlib.plots records it in each PNG);
+  and its provenance line each measure at least 10 px as shown (hwlib.plots records both
+  in each PNG);
 * every table, figure and equation of hwlib.inventory.INVENTORY is on its chapter's page,
   numbered ("Table N", "Fig. N"), figures holding a loaded image;
-* glued values read as plain text, not bold;
-* on a 390 px wide phone, a table wider than the screen scrolls inside its box (its last
-  column reachable), shows the fade cue while there is more to the right, and its caption
-  wraps within the screen;
+* glued values read as plain text, not bold, and no paragraph (or list item, cell, caption)
+  holds more than 4 of them: more belong in a table;
+* on a 1280 px wide laptop screen no table is wider than the text column;
+* on a 390 px wide phone the page never scrolls sideways; a table wider than the screen scrolls
+  inside its box (its last column reachable), shows the fade cue while there is more to the
+  right, and keeps its first column in view (sticky) while it scrolls;
+* on a 390 px wide phone the header's menu button opens the sidebar with every chapter's link,
+  and Escape closes it again;
+* at both widths no caption is cut: every line of a table's or figure's caption lies inside the
+  box that shows it;
 * internal links (and their #fragments) resolve, the search page finds CIFAR, the footer links
   the PDF exactly when `make pdf` has built it (and it downloads);
 * without HWLIB_REPO_URL no repository, issue, edit or launch button; with it (a second
-  build), the Binder and Colab links of each chapter point at that repository's notebook.
+  build), the Binder and Colab links of each chapter point at that repository's notebook, and
+  the footer links the repository.
+
+Each layout check is a script run in the page; each is also run on a small page made to fail
+it, so a check that could not fail would show.
 
 Full-page screenshots of each page, at 1280 and 390 px, land in book/_build/screenshots/ (CI
 artifacts).
@@ -59,6 +70,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
 MIN_TEXT_PX = 10  # hwlib.plots.MIN_TEXT_PX
+MAX_GLUED = 4  # glued values per paragraph; more belong in a glued table
 REPO_URL = "https://github.com/example-owner/hwlib"  # for the build with HWLIB_REPO_URL set
 
 pytestmark = [
@@ -274,8 +286,12 @@ def test_figures_have_their_caption_as_alt_text(visits, name):
     assert not [src for alt, src in images if not alt or alt.endswith(".png")], "an image without real alt text"
 
 
-def png_text_px(url: str) -> float | None:
-    """The smallest text of a PNG in image pixels, as hwlib.plots.png records it (None if not)."""
+TEXT_RECORDS = {"min-text": "smallest text", "provenance": "provenance line"}  # hwlib.plots.png's records
+
+
+def png_text_px(url: str) -> dict[str, float]:
+    """The text heights in image pixels that hwlib.plots.png records in a PNG: its smallest
+    text and its provenance line (TEXT_RECORDS); a record the PNG lacks is left out."""
     import io
 
     from PIL import Image
@@ -283,24 +299,135 @@ def png_text_px(url: str) -> float | None:
     status, _, body = fetch(url)
     assert status == 200, url
     with Image.open(io.BytesIO(body)) as image:
-        value = image.text.get("hwlib:min-text-px")
-    return None if value is None else float(value)
+        return {kind: float(image.text[f"hwlib:{kind}-px"]) for kind in TEXT_RECORDS if f"hwlib:{kind}-px" in image.text}
 
 
 @pytest.mark.parametrize("name", chapters())
 def test_figure_text_is_at_least_10_px_as_shown(visits, name):
+    """The smallest text and, by itself, the provenance line under each figure (a figure
+    without one fails: every figure names its runs)."""
     shown = visits[name].page.evaluate("""() => [...document.querySelectorAll("main figure img")].map(i => ({
         src: i.currentSrc || i.src, shown: i.getBoundingClientRect().width, natural: i.naturalWidth}))""")
     unrecorded, small = [], []
     for image in shown:
-        px = png_text_px(image["src"])
-        if px is None:
-            unrecorded.append(image["src"].rsplit("/", 1)[-1])
-        elif px * image["shown"] / image["natural"] < MIN_TEXT_PX:
-            small.append(f"{image['src'].rsplit('/', 1)[-1]}: {px * image['shown'] / image['natural']:.1f} px")
-    assert unrecorded == [], (f"{name}.html has figures made before hwlib.plots recorded text sizes (re-execute "
-                              f"the chapter with `make report`): {unrecorded}")
-    assert small == [], f"figures on {name}.html whose smallest text is under {MIN_TEXT_PX} px as shown: {small}"
+        records, file = png_text_px(image["src"]), image["src"].rsplit("/", 1)[-1]
+        for kind, what in TEXT_RECORDS.items():
+            if kind not in records:
+                unrecorded.append(f"{file} ({what})")
+            elif records[kind] * image["shown"] / image["natural"] < MIN_TEXT_PX:
+                small.append(f"{file}: {what} {records[kind] * image['shown'] / image['natural']:.1f} px")
+    assert unrecorded == [], (f"{name}.html has figures made before hwlib.plots recorded these text sizes, or "
+                              f"without a provenance line (re-execute the chapter with `make report`): {unrecorded}")
+    assert small == [], f"figures on {name}.html with text under {MIN_TEXT_PX} px as shown: {small}"
+
+
+# --- the layout checks: scripts run in a page, each returning what it finds wrong -----------------
+
+# Tables wider than their box or than the article's text column (its content box).
+WIDE_TABLES = """() => {
+    const article = document.querySelector(".bd-article") || document.querySelector("main");
+    const style = getComputedStyle(article);
+    const column = article.getBoundingClientRect().right - parseFloat(style.paddingRight);
+    return [...document.querySelectorAll("main table")].map(t => {
+        const rect = t.getBoundingClientRect(), box = t.parentElement;
+        const caption = t.querySelector("caption");
+        return {id: t.id || (caption ? caption.textContent.trim().slice(0, 40) : "a table"),
+                width: Math.round(rect.width), room: Math.min(box.clientWidth, Math.round(column - rect.left)),
+                right: rect.right, column};
+    }).filter(t => t.width > t.room + 1 || t.right > t.column + 1);
+}"""
+
+# How far the page scrolls sideways (0: not at all).
+SIDEWAYS = "() => document.scrollingElement.scrollWidth - window.innerWidth"
+
+# Blocks (paragraphs, list items, cells, captions) holding more than `max` glued values.
+CROWDED = """(max) => {
+    const counts = new Map();
+    for (const value of document.querySelectorAll("main .pasted-text, main .pasted-inline")) {
+        const block = value.closest("p, li, dd, dt, td, th, caption, figcaption, h1, h2, h3, h4, h5, h6, div");
+        counts.set(block, (counts.get(block) || 0) + 1);
+    }
+    return [...counts].filter(([, n]) => n > max).map(([block, n]) =>
+        `${n} glued values in <${block.tagName.toLowerCase()}> "${block.textContent.trim().replace(/\\s+/g, " ").slice(0, 80)}..."`);
+}"""
+
+# Captions with a line outside the box that shows it (the nearest ancestor that clips, and the
+# screen), or with text cut inside the caption itself. The hidden "#" link is not text.
+CUT_CAPTIONS = """() => [...document.querySelectorAll("main caption, main figcaption")].flatMap(c => {
+    let left = 0, right = window.innerWidth;
+    for (let el = c.parentElement; el && el !== document.body; el = el.parentElement) {
+        if (getComputedStyle(el).overflowX !== "visible") {
+            const r = el.getBoundingClientRect();
+            left = Math.max(left, r.left + el.clientLeft);
+            right = Math.min(right, r.left + el.clientLeft + el.clientWidth);
+        }
+    }
+    const walker = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+    const rects = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        if (!node.textContent.trim() || node.parentElement.closest(".headerlink")) continue;
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        rects.push(...[...range.getClientRects()].filter(r => r.width > 0));
+    }
+    const outside = rects.filter(r => r.right > right + 1 || r.left < left - 1);
+    if (!outside.length && c.scrollWidth <= c.clientWidth + 1) return [];
+    const text = c.textContent.trim().replace(/\\s+/g, " ").slice(0, 50);
+    return [`"${text}...": text runs to ${Math.round(Math.max(...rects.map(r => r.right)))} px, ` +
+            `the box shows ${Math.round(left)}-${Math.round(right)} px`];
+})"""
+
+
+@pytest.fixture()
+def scratch(browser):
+    """A blank page to run a check on a page made to fail it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def test_layout_checks_can_fail(scratch):
+    wide_cell = '<td style="white-space: nowrap">' + "wide " * 80 + "</td>"
+    scratch.set_content(f"""<main><article class="bd-article" style="width: 600px; padding: 0 2rem">
+        <p>{'<span class="pasted-text">1</span>, ' * (MAX_GLUED + 1)}</p>
+        <ul><li>{'<span class="pasted-text">2</span> ' * MAX_GLUED}</li></ul>
+        <div style="overflow-x: auto"><table id="wide"><caption>{"a caption that does not wrap " * 8}</caption>
+        <tr>{wide_cell}</tr></table></div>
+        <div style="overflow-x: auto"><table id="fits"><caption>a short caption</caption><tr><td>1</td></tr></table></div>
+        </article></main>""")
+    assert [t["id"] for t in scratch.evaluate(WIDE_TABLES)] == ["wide"]
+    assert len(scratch.evaluate(CROWDED, MAX_GLUED)) == 1
+    assert len(scratch.evaluate(CUT_CAPTIONS)) == 1
+    scratch.set_viewport_size(PHONE)
+    scratch.set_content('<main><div style="width: 600px">a page wider than a phone</div></main>')
+    assert scratch.evaluate(SIDEWAYS) > 0
+
+
+@pytest.mark.parametrize("name", chapters())
+def test_tables_fit_the_text_column_on_a_laptop(visits, name):
+    wide = visits[name].page.evaluate(WIDE_TABLES)
+    assert wide == [], "tables wider than the text column at 1280 px on {}.html: {}".format(
+        name, ", ".join(f"{t['id']} ({t['width']} px in {t['room']} px)" for t in wide))
+
+
+@pytest.mark.parametrize("name", chapters())
+def test_the_page_does_not_scroll_sideways_on_a_phone(phone_visits, name):
+    extra = phone_visits[name].page.evaluate(SIDEWAYS)
+    assert extra <= 0, f"{name}.html scrolls {extra} px sideways on a {PHONE['width']} px phone"
+
+
+@pytest.mark.parametrize("name", chapters())
+def test_at_most_4_glued_values_per_paragraph(visits, name):
+    crowded = visits[name].page.evaluate(CROWDED, MAX_GLUED)
+    assert crowded == [], (f"{len(crowded)} paragraphs on {name}.html hold more than {MAX_GLUED} glued values "
+                           "(glue them as a table, or keep the numbers a reader remembers):\n" + "\n".join(crowded))
+
+
+@pytest.mark.parametrize("name", chapters())
+@pytest.mark.parametrize("screen", ["laptop", "phone"])
+def test_captions_are_not_cut(visits, phone_visits, name, screen):
+    cut = (visits if screen == "laptop" else phone_visits)[name].page.evaluate(CUT_CAPTIONS)
+    assert cut == [], f"captions cut on {name}.html ({screen}):\n" + "\n".join(cut)
 
 
 @pytest.mark.parametrize("name", chapters())
@@ -311,17 +438,20 @@ def test_glued_values_are_plain_text(visits, name):
 
 
 @pytest.mark.parametrize("name", chapters())
-def test_tables_scroll_with_a_cue_on_a_phone(phone_visits, name):
+def test_tables_scroll_with_a_cue_and_a_sticky_first_column_on_a_phone(phone_visits, name):
     page = phone_visits[name].page
     tables = page.evaluate("""() => [...document.querySelectorAll("main table")].map(t => {
         const box = t.parentElement, caption = t.querySelector("caption .caption-text");
         const wide = box.scrollWidth > box.clientWidth + 1;
         const cue = getComputedStyle(box).maskImage;
+        const boxLeft = box.getBoundingClientRect().left + box.clientLeft;
         box.scrollLeft = box.scrollWidth;
         const cells = [...t.querySelectorAll("tr:first-child > *")];
         const last = cells.length ? cells[cells.length - 1].getBoundingClientRect() : null;
+        const first = t.querySelector("tbody tr > :first-child");
         const out = {id: t.id, wide, cue, overflow: getComputedStyle(box).overflowX,
-                     lastRight: last && last.right, captionRight: caption && caption.getBoundingClientRect().right};
+                     lastRight: last && last.right, captionRight: caption && caption.getBoundingClientRect().right,
+                     firstOff: first ? first.getBoundingClientRect().left - boxLeft : 0};
         box.scrollLeft = 0;
         return out;
     })""")
@@ -334,6 +464,8 @@ def test_tables_scroll_with_a_cue_on_a_phone(phone_visits, name):
             problems.append(f"{t['id']}: the last column ends at {t['lastRight']:.0f} px, past the screen")
         if t["captionRight"] is not None and t["captionRight"] > width + 1:
             problems.append(f"{t['id']}: the caption runs to {t['captionRight']:.0f} px, past the screen")
+        if t["wide"] and abs(t["firstOff"]) > 1:
+            problems.append(f"{t['id']}: the first column scrolls out of view ({t['firstOff']:.0f} px from the box's edge)")
     assert problems == [], "\n".join(problems)
 
 
@@ -344,6 +476,34 @@ def test_screenshot(visits, phone_visits, name):
         path = SCREENSHOTS / f"{name}{suffix}.png"
         visit.page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000
+
+
+def test_the_menu_button_opens_the_chapter_list_on_a_phone(browser, site):
+    """The menu button a phone shows (sphinx-book-theme draws two; pydata-sphinx-theme 0.17 wires
+    only the first, and book/_static/hwlib.js passes the other's clicks on) opens the sidebar with
+    a link to every chapter; Escape closes it."""
+    root = chapters()[0]
+    visit = Visit(browser, site, f"{root}.html", viewport=PHONE)
+    try:
+        page = visit.page
+        links = {name: page.locator(f'nav.bd-links a[href="{name}.html"]') for name in chapters()[1:]}
+
+        def shown() -> list[str]:
+            return [name for name, link in links.items() if link.is_visible()]
+
+        assert shown() == [], f"chapter links already shown on {root}.html at {PHONE['width']} px: {shown()}"
+        buttons = page.locator(".primary-toggle:visible")
+        assert buttons.count() == 1, f"{buttons.count()} menu buttons shown at {PHONE['width']} px, expected 1"
+        buttons.click()
+        page.wait_for_timeout(500)
+        assert shown() == chapters()[1:], (f"the menu button on {root}.html at {PHONE['width']} px shows only "
+                                          f"{shown()} of the chapters {chapters()[1:]}")
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+        assert shown() == [], f"Escape left the menu open: {shown()}"
+        assert visit.errors == [], "\n".join(visit.errors)
+    finally:
+        visit.close()
 
 
 # --- repository and launch buttons ------------------------------------------------------------
@@ -367,6 +527,7 @@ def test_launch_buttons_open_the_chapter_from_the_repository(html_with_repo, nam
         f"https://colab.research.google.com/github/{repo}/blob/main/book/{name}.ipynb",
         f"{REPO_URL}/edit/main/book/{name}.ipynb",
         f'href="{REPO_URL}"',
+        f'<a class="hwlib-repo" href="{REPO_URL}">',  # the footer's link to the repository
     ]
     missing = [url for url in expected if url not in page]
     assert missing == [], f"{name}.html lacks {missing}"

@@ -31,18 +31,18 @@ def test_bad_parameters_stop_with_a_clear_message(params, message):
 def test_chapter_extras_are_checked_and_go_to_their_chapter_only():
     from hwlib.settings import chapter_parameters, check_parameters
 
-    params = {"profile": "quick", "mnist_seeds": 3, "cifar10_seeds": 2}
+    params = {"profile": "quick", "seeds": 3}
     assert check_parameters(params).profile == "quick"
     assert chapter_parameters("mnist", params) == {"profile": "quick"}
     assert chapter_parameters("reproduction", params) == params
-    # The Gaps chapter shares the seed counts, has its own sensitivity_seeds, and no variant.
-    both = params | {"variant": "stated", "sensitivity_seeds": 2, "tuned_seeds": 3}
+    # The Gaps chapter shares the seed count, has its own sensitivity_seeds, and no variant.
+    both = params | {"variant": "stated", "sensitivity_seeds": 2}
     assert chapter_parameters("gaps", both) == {k: v for k, v in both.items() if k != "variant"}
     assert "sensitivity_seeds" not in chapter_parameters("reproduction", both)
-    with pytest.raises(ConfigError, match="cifar10_seeds must be a whole number >= 2"):
-        check_parameters({"cifar10_seeds": 1})
+    with pytest.raises(ConfigError, match="seeds must be a whole number >= 2"):
+        check_parameters({"seeds": 1})
     with pytest.raises(ConfigError, match="Unknown parameter"):
-        check_parameters({"seeds": 3})
+        check_parameters({"mnist_seeds": 3})
 
 
 def test_settings_apply_profile_and_overrides():
@@ -75,19 +75,18 @@ def sweep_df(accs):
     return tables.sweep_table(runs)
 
 
-def test_sweep_table_and_findings():
+def test_sweep_table_and_facts():
     df = sweep_df([0.98, 0.975, 0.97, 0.96, 0.95, 0.94, 0.85])
     assert list(df["experiment"])[0] == "mnist-k5s1-same"
     assert df["Δ accuracy (pp)"].iloc[0] == 0 and df["Δ accuracy (pp)"].iloc[-1] == pytest.approx(-13.0)
-    f = analysis.sweep_findings(df, "mnist-k5s1-same")
-    assert f["best_config"] == "5x5 kernels with stride 1 and same padding"
-    assert f["base_is_best"] == "is" and f["base_rank"] == 1
-    assert f["stride_verdict"] == "every stride-1 configuration beats every strided one"
-    assert f["worst_gap"] == pytest.approx(13.0)
-    # A strided configuration that wins flips the verdict and the base's rank.
-    g = analysis.sweep_findings(sweep_df([0.95, 0.975, 0.97, 0.99, 0.90, 0.89, 0.85]), "mnist-k5s1-same")
-    assert g["base_is_best"] == "is not" and g["base_rank"] == 4
-    assert g["stride_verdict"].startswith("stride-1 configurations do better on average")
+    f = analysis.sweep_facts(df, "mnist-k5s1-same")
+    assert (f["configs"], f["base_rank"], f["stride1_n"], f["strided_n"]) == (7, 1, 3, 4)
+    assert f["stride1_mean"] == pytest.approx(97.5) and f["strided_mean"] == pytest.approx(92.5)
+    assert f["stride_change"] == pytest.approx(-5.0) and f["spread"] == pytest.approx(13.0)
+    # A strided configuration that wins moves the base network down to rank 4.
+    g = analysis.sweep_facts(sweep_df([0.95, 0.975, 0.97, 0.99, 0.90, 0.89, 0.85]), "mnist-k5s1-same")
+    assert g["base_rank"] == 4 and g["stride_change"] == pytest.approx(90.75 - 96.5)
+    assert analysis.sweep_facts(df, "not-in-the-sweep")["base_rank"] == 0
     md = tables.to_markdown(df)
     assert "98.00" in md and "0.0200" in md  # accuracies 2 decimals, losses 4
 
@@ -105,6 +104,8 @@ def test_tables_share_one_typography():
     assert right == [False, True, True, True, True, False, False]  # numbers right, text left
     assert "-" not in second.replace("|", "").replace(":", "") and "−1.50" in second and "−2" in second
     assert "98.00\u00a0±\u00a00.10" in first and "[97.80,\u00a098.20]" in first
+    sizes = tables.to_markdown(pd.DataFrame({"shape": ["28x28x1"], "images": [60000], "kernels": [3216]}))
+    assert "28×28×1" in sizes and "60,000" in sizes and "3216" in sizes  # 5+ digits grouped
     assert tables.num(-0.5, 2) == "−0.50" and tables.num(0.5, 2, sign=True) == "+0.50"
     assert tables.interval(float("nan"), 1.0, 2) == "n/a" and tables.mean_sd(1.0, float("nan"), 1) == "1.0"
     assert [tables.header(h) for h in ("verdict", "p (Holm)", "Δ accuracy (pp)", "rank: report / ours")] == [
@@ -117,27 +118,38 @@ def history(test_acc, train_acc, test_loss):
                          "test_loss": test_loss, "test_accuracy": test_acc})
 
 
-def test_curve_findings_detect_overfitting_or_not():
-    over = analysis.curve_findings(history([0.6, 0.7, 0.699], [0.6, 0.8, 0.9], [1.0, 0.8, 1.1]))
-    assert over["test_vs_train"] == "below" and over["min_test_loss_epoch"] == 2
-    assert over["overfit_phrase"].startswith("the test loss is lowest after epoch 2")
-    assert over["plateau_phrase"].startswith("from epoch 2 on, the test accuracy stays within 0.5 point")
-    assert over["test_loss_rise"] == pytest.approx(0.3) and over["gap"] == pytest.approx(20.1)
-    fine = analysis.curve_findings(history([0.9, 0.95], [0.85, 0.9], [0.3, 0.2]))
-    assert fine["test_vs_train"] == "above" and "no sign of overfitting" in fine["overfit_phrase"]
-    mild = analysis.curve_findings(history([0.6, 0.7, 0.7], [0.6, 0.8, 0.9], [1.0, 0.8, 0.82]))
-    assert mild["overfit_phrase"] == ("the test loss is lowest after epoch 2 and ends within 2% of "
-                                      "that minimum: at most mild overfitting")
-    assert fine["relation_phrase"] == "the test accuracy is above the training accuracy at every epoch"
-    assert over["relation_phrase"] == "the test accuracy ends below the training accuracy"
-    assert "keeps pace" in fine["plateau_phrase"]
+def test_curves_table_sets_runs_side_by_side():
+    base = analysis.curve_facts(history([0.6, 0.7, 0.699], [0.6, 0.8, 0.9], [1.0, 0.8, 1.1]))
+    l2 = analysis.curve_facts(history([0.9, 0.95], [0.85, 0.9], [0.3, 0.2]))
+    df = tables.curves_table({"base network": base, "with L2": l2})
+    assert list(df.columns) == ["measure", "base network", "with L2"]
+    rows = dict(zip(df["measure"], zip(df["base network"], df["with L2"])))
+    assert rows["Test accuracy (%)"] == ("69.90", "95.00")
+    assert rows["Gap: training − test (points)"] == ("20.10", "−5.00")  # a true minus sign
+    assert rows["Lowest test loss"] == ("0.8000 (epoch 2)", "0.2000 (epoch 2)")
+    assert rows["Epochs with test above training accuracy"] == ("0 / 3", "2 / 2")
 
 
-def test_example_findings_counts_confusions():
+def test_error_tables():
     y = np.array([0, 1, 2, 1, 1])
     proba = np.eye(3)[[0, 2, 2, 2, 1]] * 0.9 + 0.1 / 3
-    f = analysis.example_findings(y, proba, ("a", "b", "c"))
-    assert (f["n_wrong"], f["top_true"], f["top_pred"], f["top_count"]) == (2, "b", "c", 2)
+    assert analysis.error_facts(y, proba)["n_wrong"] == 2
+    assert analysis.top_confusions(y, proba, ("a", "b", "c")).values.tolist() == [["b", "c", 2]]
+
+
+def test_reported_table_puts_the_homeworks_numbers_beside_ours():
+    from hwlib.chapter import reported_for
+
+    base = reported_for("mnist-base")  # reported as row 1 of the homework's Table 3: the same settings
+    assert base is not None and base.experiment == "mnist-k5s1-same"
+    assert reported_for("mnist-l2").experiment == "mnist-l2"
+    runs = [FakeRun("mnist-base", a, 1 - a) for a in (0.98, 0.982, 0.984)]
+    df = tables.reported_table([("base network", base, runs[0], runs), ("other", None, runs[0], runs)])
+    assert list(df.columns) == ["network", "measure", "report", "this run", "3 seeds: mean ± sd"]
+    assert df.iloc[0].tolist() == ["base network", "test accuracy (%)", f"{base.accuracy:.2f}", "98.00",
+                                   "98.20 ± 0.20"]
+    assert df.iloc[1]["measure"] == "test loss" and df.iloc[1]["this run"] == "0.0200"
+    assert df.iloc[2]["report"] == ""  # nothing reported
 
 
 def test_architecture_and_changes_tables():
@@ -148,6 +160,14 @@ def test_architecture_and_changes_tables():
     assert list(changes.iloc[0, 1:]) == ["0.001", "0.002"]
     walk = tables.shape_walk_table(E.get("mnist-k7s3-same"))
     assert walk["Output"].tolist() == ["10x10x4", "5x5x4", "2x2x8", "1x1x8", "1x1x16"]
+    assert walk["Formula"][0] == "⌊(28 + 6 − 7) / 3⌋ + 1 = 10"
+    names = [e.name for e in E.EXPERIMENTS.values()]
+    experiments = tables.experiment_table(list(E.EXPERIMENTS.values())).set_index("Experiment")
+    assert list(experiments.index) == names
+    assert experiments.loc["mnist-l2", "L2 on"] == "all" and experiments.loc["mnist-base", "L2 on"] == "none"
+    assert experiments.loc["cifar10-l2-tuned", "L2 on"] == "conv1, conv3, fc1"
+    # The base network is a row of its sweep: the same settings, the same config key.
+    assert experiments.loc["mnist-base", "Config key"] == experiments.loc["mnist-k5s1-same", "Config key"]
 
 
 def test_show_returns_one_png_stamped_with_provenance(tiny_env):
@@ -168,16 +188,13 @@ def test_show_returns_one_png_stamped_with_provenance(tiny_env):
     assert texts == [provenance.provenance(r)] and r.key in texts[0] and r.data_fingerprint in texts[0]
 
 
-def test_executed_chapters_drop_only_tensorflow_log_lines():
-    from hwlib.book import _without_tf_log
+def test_executed_chapters_keep_every_output_but_stderr():
+    from hwlib.book import _not_stderr
 
-    tf_lines = ("I0000 00:00:1795755390.022979   27253 port.cc:153] oneDNN custom operations are on.\n"
-                "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
-    assert _without_tf_log({"output_type": "stream", "name": "stderr", "text": tf_lines}) is None
-    kept = _without_tf_log({"output_type": "stream", "name": "stderr", "text": tf_lines + "UserWarning: x\n"})
-    assert kept["text"] == "UserWarning: x\n"
-    stdout = {"output_type": "stream", "name": "stdout", "text": tf_lines}
-    assert _without_tf_log(stdout) is stdout
+    tf_lines = "I0000 00:00:1795755390.022979   27253 port.cc:153] oneDNN custom operations are on.\n"
+    assert not _not_stderr({"output_type": "stream", "name": "stderr", "text": tf_lines})
+    assert _not_stderr({"output_type": "stream", "name": "stdout", "text": tf_lines})
+    assert _not_stderr({"output_type": "display_data", "data": {"text/plain": "x"}})
 
 
 def test_auto_profile_is_quick_on_binder_and_colab_and_full_elsewhere(monkeypatch):
@@ -193,17 +210,21 @@ def test_auto_profile_is_quick_on_binder_and_colab_and_full_elsewhere(monkeypatc
         Settings.from_params(repository=3)
 
 
-def test_feature_map_prose_uses_the_real_prediction_without_the_examples_block(tiny_env, monkeypatch):
-    """features() alone (no predictions() before it) still names what the network predicts."""
+def test_dataset_chapter_gives_numbers_and_tables_and_glues_nothing(tiny_env, monkeypatch):
+    """A chapter's blocks return numbers, tables and figures; the notebook glues them. The
+    feature image's prediction is the network's own, without the examples block before it."""
     from hwlib import chapter as C
 
-    glued = {}
-    monkeypatch.setattr(C.glue, "glue_all", lambda prefix, values: glued.update(
-        {f"{prefix}_{k}": v for k, v in values.items()}))
+    monkeypatch.setattr(C.glue, "glue_values", lambda *a: pytest.fail("the chapter glued a value"))
     settings = Settings.from_params(profile="quick", epochs=1, n_train=100, n_test=50)
     ch = C.DatasetChapter("mnist", settings)
-    ch.features()
-    idx = C.FEATURE_IMAGE
-    predicted = ch.data.class_names[int(ch.proba[idx].argmax())]
-    assert glued["mnist_fmap_predicted"] == predicted
-    assert glued["mnist_fmap_label"] == ch.data.class_names[int(ch.data.y_test[idx])]
+    image = ch.feature_image()
+    assert image["index"] == C.FEATURE_IMAGE
+    assert image["predicted"] == ch.data.class_names[int(ch.proba[C.FEATURE_IMAGE].argmax())]
+    assert image["label"] == ch.data.class_names[int(ch.data.y_test[C.FEATURE_IMAGE])]
+    setup = ch.setup()
+    assert (setup["epochs"], setup["n_train"], setup["n_test"], setup["pixel_max"]) == (1, 100, 50, 255)
+    assert setup["parameters"] == ch.architecture()["Parameters"].iloc[-1]
+    assert ch.feature_maps_table()["Maps"].tolist() == [4, 8, 16]
+    assert ch.sweep_facts()["base_rank"] >= 1  # the base network is the sweep's 5x5, stride-1 row
+    assert set(ch.sweep().columns) >= {"kernel", "report: accuracy (%)", "report: loss"}

@@ -44,22 +44,35 @@ def test_label_assignment_needs_matching_configurations():
         gaps.label_assignment([("k3s1", 1, 1), ("k3s1", 2, 2)], {"k3s1": (1, 1, 1, 1), "k3s2": (1, 1, 1, 1)})
 
 
-def table(rows):
-    return pd.DataFrame(rows, columns=["id", "metric", "original verdict", "stated verdict",
-                                       "original distance_sd", "stated distance_sd"])
+def side(rows):
+    """A side_by_side table from (id, metric, reported, original mean, original interval,
+    stated mean, stated interval)."""
+    return pd.DataFrame([{"id": i, "metric": m, "reported": rep,
+                          "original mean": om, "original pi_low": olo, "original pi_high": ohi,
+                          "stated mean": sm, "stated pi_low": slo, "stated pi_high": shi}
+                         for i, m, rep, om, (olo, ohi), sm, (slo, shi) in rows])
 
 
 def test_setting_hypothesis_rule():
-    supported = table([("A", "accuracy", "reproduced", "not reproduced", 0.5, 6.0),
-                       ("B", "accuracy", "reproduced", "reproduced", 0.2, 0.4)])
-    outcome, numbers = gaps.setting_hypothesis(supported, ["A", "B"])
-    assert outcome == "supported" and numbers["reproduced_original"] == 2 and numbers["reproduced_stated"] == 1
-    refuted = table([("A", "accuracy", "not reproduced", "not reproduced", 7.0, 5.0)])
-    assert gaps.setting_hypothesis(refuted, ["A"])[0] == "refuted"
-    closer = table([("A", "accuracy", "rank only", "not reproduced", 3.0, 5.0)])
-    assert gaps.setting_hypothesis(closer, ["A"])[0] == "open"
-    with pytest.raises(ValueError, match="accuracy row"):
-        gaps.setting_hypothesis(closer, ["A", "Z"])
+    # Supported: original holds both numbers, stated misses one.
+    supported = side([("A", "accuracy", 98.0, 98.1, (97.5, 98.7), 98.9, (98.5, 99.3)),
+                      ("A", "loss", 0.08, 0.07, (0.05, 0.09), 0.04, (0.03, 0.05))])
+    outcome, evidence = gaps.setting_hypothesis(supported, ["A"])
+    assert outcome == "supported"
+    assert list(evidence["nearer"]) == ["original", "original"]
+    assert list(evidence["original"]) == ["98.10, inside", "0.0700, inside"]
+    assert list(evidence["stated"]) == ["98.90, outside", "0.0400, outside"]
+    # Neither holds the numbers, but original is nearer in both: open, not refuted (a reader
+    # would call original the better reading).
+    nearer = side([("B", "accuracy", 71.2, 69.8, (68.5, 71.1), 69.1, (67.0, 71.0)),
+                   ("B", "loss", 1.12, 1.20, (1.13, 1.27), 1.35, (1.20, 1.50))])
+    assert gaps.setting_hypothesis(nearer, ["B"])[0] == "open"
+    # Stated holds as many and is nearer as often: refuted.
+    refuted = side([("C", "accuracy", 62.5, 63.3, (61.3, 65.2), 62.2, (60.0, 64.5)),
+                    ("C", "loss", 1.11, 1.06, (0.99, 1.13), 1.10, (1.08, 1.12))])
+    assert gaps.setting_hypothesis(refuted, ["C"])[0] == "refuted"
+    with pytest.raises(ValueError, match="accuracy and a loss row"):
+        gaps.setting_hypothesis(supported, ["A", "Z"])
 
 
 def fake(name, seed, acc, train_acc=None, history=None):
@@ -78,7 +91,8 @@ def test_collapses_per_variant_with_fisher():
 
 
 def test_epochs_above_counts_per_seed():
-    h = pd.DataFrame({"epoch": [1, 2, 3], "accuracy": [0.9, 0.95, 0.97], "test_accuracy": [0.95, 0.96, 0.96]})
+    h = pd.DataFrame({"epoch": [1, 2, 3], "accuracy": [0.9, 0.95, 0.97], "test_accuracy": [0.95, 0.96, 0.96],
+                      "loss": [0.3, 0.2, 0.1], "test_loss": [0.2, 0.2, 0.2]})
     runs = [fake("mnist-l2", 1, 0.96, history=h), fake("mnist-l2", 0, 0.96, history=h.assign(accuracy=0.99))]
     assert gaps.epochs_above(runs) == [(0, 0, 3), (1, 2, 3)]
 
@@ -96,28 +110,31 @@ def test_sensitivity_table_means_per_variant_and_value():
 
 
 def test_closing_table_explains_each_number_once():
-    side = pd.DataFrame([
-        {"id": "A", "source": "T1", "metric": "accuracy", "reported": 98.4,
-         "original verdict": "reproduced", "stated verdict": "not reproduced"},
-        {"id": "B", "source": "T2", "metric": "accuracy", "reported": 69.1,
-         "original verdict": "not reproduced", "stated verdict": "not reproduced"},
-        {"id": "C", "source": "T3", "metric": "accuracy", "reported": 67.9,
-         "original verdict": "inconclusive", "stated verdict": "rank only"},
-        {"id": "E", "source": "T5", "metric": "accuracy", "reported": 50.0,
-         "original verdict": "not reproduced", "stated verdict": "rank only"},
-        {"id": "D", "source": "T4", "metric": "accuracy", "reported": 60.0,
-         "original verdict": "rank only", "stated verdict": "reproduced"},
-        {"id": "A", "source": "T1", "metric": "loss", "reported": 0.1,
-         "original verdict": "reproduced", "stated verdict": "reproduced"}])
-    closing = gaps.closing_table(side, {"B": gaps.CAUSES["H3"]})
-    assert list(closing["explanation"]) == ["reproduced under original", gaps.CAUSES["H3"], gaps.INCONCLUSIVE,
-                                            "unexplained", "reproduced under stated"]
-    assert gaps.explained_counts(closing) == {"n": 5, "reproduced_original": 1, "reproduced_stated_only": 1,
-                                              "caused": 1, "inconclusive": 1, "unexplained": 1}
-    loss = gaps.closing_table(side, {}, "loss")
-    both = gaps.format_closing(closing, loss.reindex([0] * 5).assign(result=list(closing["result"])))
-    assert list(both.columns) == ["result", "accuracy (%)", "what explains it", "loss", "what explains the loss"]
-    assert both.iloc[0]["accuracy (%)"] == "98.40" and both.iloc[1]["what explains it"] == gaps.CAUSES["H3"]
+    def row(i, metric, reported, original, stated):
+        return {"id": i, "label": "MNIST, 5×5 stride 1", "metric": metric, "reported": reported,
+                "original verdict": original, "stated verdict": stated}
+
+    table = pd.DataFrame([
+        row("A", "accuracy", 98.4, "reproduced", "not reproduced"), row("A", "loss", 0.1, "reproduced", "reproduced"),
+        row("B", "accuracy", 69.1, "not reproduced", "not reproduced"),
+        row("B", "loss", 1.5, "reproduced", "not reproduced"),
+        row("C", "accuracy", 67.9, "too uncertain", "not reproduced"),
+        row("C", "loss", 1.0, "not reproduced", "not reproduced"),
+        row("D", "accuracy", 60.0, "not reproduced", "reproduced"),
+        row("D", "loss", 1.0, "not reproduced", "too uncertain")])
+    # A swap covers both numbers of a moved row, whatever their verdicts unswapped; an
+    # unstable run explains a number only where no variant reproduces it.
+    closing = gaps.closing_table(table, swapped={("B", "accuracy"), ("B", "loss")},
+                                 unstable={("A", "accuracy"), ("C", "loss")})
+    assert list(closing["accuracy: explanation"]) == ["reproduced under original", gaps.CAUSES["H3"], gaps.UNCERTAIN,
+                                                      "reproduced under stated only"]
+    assert list(closing["loss: explanation"]) == ["reproduced under original", gaps.CAUSES["H3"], gaps.CAUSES["H4"],
+                                                  gaps.UNCERTAIN]
+    assert closing.iloc[0]["result"] == "A: MNIST, 5×5 stride 1" and closing.iloc[0]["accuracy (%)"] == "98.40"
+    summary = gaps.summary_table(closing).set_index("explanation")
+    assert list(summary.index) == list(gaps.CATEGORIES)  # every kind, zero included
+    assert summary["accuracies"].sum() == summary["losses"].sum() == 4
+    assert summary.loc[gaps.CAUSES["H3"]].tolist() == [1, 1] and summary.loc[gaps.CAUSES["H4"]].tolist() == [0, 1]
 
 
 def _assignment(configs, best, rank):
@@ -163,10 +180,12 @@ def test_table_rows_and_moved_verdicts_from_runs():
     # Row 2 (69.08 %) against our k5s1 interval: 66.6 ± t(2)·0.4·sqrt(4/3) = 66.6 ± 1.99 -> outside.
     assert moved[0]["accuracy"]["high"] == pytest.approx(66.6 + 4.302653 * 0.4 * (4 / 3) ** 0.5, abs=1e-4)
     assert moved[0]["accuracy"]["verdict"] == "not reproduced"
-    text = gaps.moved_markdown({"original": moved, "stated": []})
-    assert "row 2 (T6.2, printed as 3×3 s2) read as 5×5 s1" in text and "moves no row" in text
+    shown = gaps.moved_table({"original": moved, "stated": []})
+    assert shown.iloc[0][["variant", "row", "read as"]].tolist() == ["original", "2 (T6.2)", "5×5 s1"]
+    assert shown.iloc[0]["accuracy (%)"].startswith("69.08 vs [") and shown.iloc[0]["accuracy (%)"].endswith(
+        ": not reproduced")
     table = gaps.assignment_table({"original": a})
-    assert table.iloc[0]["printed: rank"] == f"{a.printed_rank} of 24"
+    assert table.iloc[0]["printed labels: rank"] == f"{a.printed_rank} of 24"
     assert "row 2: 3×3 s2 → 5×5 s1" in table.iloc[0]["best assignment moves"]
 
 
@@ -174,8 +193,25 @@ def test_collapse_bound_and_instability_rule():
     # R: binom.test(0, 10)$conf.int[2] = 0.3084971; binom.test(2, 10)$conf.int[2] = 0.5560955
     assert gaps.collapse_bound(0, 10) == pytest.approx(0.3084971, abs=1e-6)
     assert gaps.collapse_bound(2, 10) == pytest.approx(0.5560955, abs=1e-6)
-    assert gaps.instability_outcome({"original": {"collapsed": 0}, "stated": {"collapsed": 1}}) == "supported"
-    assert gaps.instability_outcome({"original": {"collapsed": 0}, "stated": {"collapsed": 0}}) == "refuted"
+    reported = gaps.R.Result("S2.4b", "cifar10-l2-tuned", "Section 2.4", "", 67.95, 1.07)
+
+    def runs(accs, loss=1.07):
+        out = [fake("cifar10-l2-tuned", s, a) for s, a in enumerate(accs)]
+        for r in out:
+            r.metrics["test_loss"] = 2.3 if r.metrics["test_accuracy"] < 0.2 else loss + 0.01 * r.experiment.train.seed
+        return out
+
+    # A collapsed seed makes the interval too wide; without it the reported number is inside.
+    outcome, evidence = gaps.instability({"original": runs([0.68, 0.67, 0.69, 0.68, 0.67]),
+                                          "stated": runs([0.68, 0.10, 0.67, 0.69, 0.68])}, reported)
+    assert outcome == "supported"
+    row = evidence[(evidence["variant"] == "stated") & (evidence["metric"] == "accuracy")].iloc[0]
+    assert (row["collapsed"], row["verdict, every run"], row["verdict, without collapsed runs"]) == (
+        1, "too uncertain", "reproduced")
+    # No collapse: nothing to explain.
+    assert gaps.instability({"original": runs([0.60, 0.61, 0.62])}, reported)[0] == "refuted"
+    # Collapses that do not bring the number inside explain nothing.
+    assert gaps.instability({"stated": runs([0.50, 0.10, 0.51, 0.52], loss=1.4)}, reported)[0] == "refuted"
 
 
 def test_above_outcome_table_and_lag():
@@ -198,14 +234,12 @@ def test_variant_table_and_side_by_side_format():
     assert table.to_dict("records") == [
         {"dataset": "MNIST", "setting": "input pixels", "original": "raw (0–255)", "stated": "divided by 255 (0–1)"},
         {"dataset": "CIFAR-10", "setting": "batch size", "original": "64", "stated": "32"}]
-    side = pd.DataFrame([{"id": "S1.4", "experiment": "mnist-l2", "metric": "accuracy", "reported": 98.44,
-                          "original mean": 98.17, "original sd": 0.39, "original verdict": "reproduced",
-                          "original distance_sd": 0.69, "stated mean": 96.39, "stated sd": 1.03,
-                          "stated verdict": "not reproduced", "stated distance_sd": 1.99}])
-    out = gaps.format_side_by_side(side, "accuracy")
-    assert out.iloc[0].to_dict() == {"result": "S1.4", "configuration": "mnist-l2", "reported": "98.44",
-                                     "original: mean ± sd": "98.17 ± 0.39", "original: verdict (sd)": "reproduced (+0.7)",
-                                     "stated: mean ± sd": "96.39 ± 1.03", "stated: verdict (sd)": "not reproduced (+2.0)"}
+    side_ = pd.DataFrame([{"id": "S1.4", "label": "MNIST, L2 on every layer", "metric": "accuracy", "reported": 98.44,
+                           "original mean": 98.17, "original sd": 0.39, "original verdict": "reproduced",
+                           "stated mean": 96.39, "stated sd": 1.03, "stated verdict": "not reproduced"}])
+    out = gaps.format_side_by_side(side_, "accuracy")
+    assert out.iloc[0].to_dict() == {"result": "S1.4: MNIST, L2 on every layer", "reported": "98.44",
+                                     "original": "98.17 ± 0.39, reproduced", "stated": "96.39 ± 1.03, not reproduced"}
 
 
 def test_nearest_value_of_a_setting():
@@ -225,43 +259,13 @@ def test_settings_for_variant_checks_the_name():
         s.for_variant("orginal")
 
 
-def test_offsets_and_phrases():
-    side = pd.DataFrame([
-        {"id": "T3.1", "metric": "accuracy", "reported": 98.14, "stated mean": 98.86},
-        {"id": "T3.2", "metric": "accuracy", "reported": 97.54, "stated mean": 98.60},
-        {"id": "T3.1", "metric": "loss", "reported": 0.0855, "stated mean": 0.0388},
-        {"id": "T3.2", "metric": "loss", "reported": 0.0808, "stated mean": 0.0465}])
-    off = gaps.offsets(side, ["T3.1", "T3.2"], "stated")
-    assert off["points"] == pytest.approx(-0.89) and off["abs_points"] == pytest.approx(0.89)
-    assert off["direction"] == "lower"
-    assert off["loss_ratio"] == pytest.approx((0.0855 / 0.0388 + 0.0808 / 0.0465) / 2)
-    assert gaps.penalty_phrase(0.003, 0.01) == "raw pixels act like a weaker penalty"
-    assert gaps.penalty_phrase(0.03, 0.01) == "raw pixels act like a stronger penalty"
-    assert gaps.penalty_phrase(0.01, 0.01) == "raw pixels act like the same penalty"
-    assert "not the whole explanation" in gaps.lag_phrase(97.8, 98.0)
-    assert "comes from the running mean" in gaps.lag_phrase(98.2, 98.0)
-
-
-def test_per_variant_sentence():
-    assert gaps.per_variant({"original": "x holds", "stated": "x holds"}) == "Under both variants, x holds."
-    assert gaps.per_variant({"original": "x holds", "stated": "y holds"}) == \
-        "Under original, x holds; under stated, y holds."
-
-
-def test_tuned_numbers_seed_table_and_verdict_counts():
+def test_seed_table_and_lag_table():
     stated = [fake("cifar10-l2-tuned", s, a) for s, a in enumerate([0.68, 0.10, 0.67])]
     original = [fake("cifar10-l2-tuned", s, a) for s, a in enumerate([0.68, 0.69, 0.66])]
     found = gaps.collapses({"original": original, "stated": stated})
-    side = pd.DataFrame([{"id": "S2.4b", "metric": "accuracy", "reported": 67.95,
-                          "original mean": 67.67, "original sd": 1.53, "original verdict": "reproduced",
-                          "stated mean": 48.33, "stated sd": 33.2, "stated verdict": "inconclusive"}])
-    out = gaps.tuned_numbers(found, side)
-    assert (out["n"], out["collapsed"], out["original_collapsed"], out["stated_collapsed"]) == (6, 1, 0, 1)
-    assert out["bound"] == pytest.approx(100 * gaps.collapse_bound(1, 6))
-    assert out["stated_min"] == pytest.approx(10.0) and out["original_verdict"] == "reproduced"
-    assert out["fisher_p"] == pytest.approx(1.0) and out["reported"] == 67.95
     seeds = gaps.seed_table(found)
     assert list(seeds.columns) == ["variant", "seed", "accuracy"] and len(seeds) == 6
     assert seeds[seeds["variant"] == "stated"]["accuracy"].tolist() == pytest.approx([68.0, 10.0, 67.0])
-    counts = gaps.verdict_counts(side, "accuracy", "stated")
-    assert counts == {"reproduced": 0, "inconclusive": 1, "rank only": 0, "not reproduced": 0}
+    lag = gaps.lag_table([{"variant": "original", "rise": 0.5, "beats_next": 0.7, "test set (%)": 98.0}])
+    assert lag.iloc[0].to_dict() == {"variant": "original", "rise per epoch (pp)": "0.50",
+                                     "beats next epoch (%)": "70", "test set (%)": "98.00"}

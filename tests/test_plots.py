@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,6 +13,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from hwlib import plots as P
+from hwlib.numfmt import sig
 
 # conftest.py sets MPLBACKEND=Agg before matplotlib is imported
 
@@ -35,6 +38,11 @@ def colorbars(fig: Figure) -> list:
 
 def bar_total(ax) -> float:
     return sum(patch.get_height() for patch in ax.patches)
+
+
+def dots(ax) -> int:
+    """How many values a panel shows as dots (a strip), not bars."""
+    return sum(len(c.get_offsets()) for c in ax.collections)
 
 
 @pytest.fixture(autouse=True)
@@ -106,29 +114,47 @@ def test_learning_curves_need_exactly_one_source():
         P.learning_curves(run_history().drop(columns="test_loss"))
 
 
-def test_weight_histograms_count_every_weight_and_bias(book_figures):
+def test_weight_histograms_count_every_weight_and_show_a_few_biases_as_dots(book_figures):
     kernel, bias = RNG.normal(0, 0.1, (5, 5, 1, 4)), np.array([0.5, 0.5, 1.5, 1.5])
     fig = P.weight_histograms(kernel, bias, "conv1")
     book_figures.append(fig)
     weight_ax, bias_ax = fig.axes
-    assert bar_total(weight_ax) == 100 and bar_total(bias_ax) == 4
+    assert bar_total(weight_ax) == 100 and dots(weight_ax) == 0
+    assert dots(bias_ax) == 4 and len(bias_ax.patches) == 0  # one dot per bias, no bars
+    assert bias_ax.get_ylabel() == "one dot per value" and list(bias_ax.get_yticks()) == []
     assert weight_ax.get_title().startswith("conv1 weights (n = 100)")
     assert bias_ax.get_title() == "conv1 biases (n = 4)\nmean = 1, std = 0.5"
-    assert f"mean = {kernel.mean():.3g}".replace("-", "\u2212") in weight_ax.get_title()
+    assert f"mean = {sig(kernel.mean())}" in weight_ax.get_title()
+
+
+@pytest.mark.parametrize("n, as_dots", [(10, True), (P.MAX_DOTS, True), (P.MAX_DOTS + 1, False)])
+def test_a_layer_of_few_values_is_drawn_as_dots_and_of_more_as_a_histogram(n, as_dots):
+    bias_ax = P.weight_histograms(RNG.normal(size=500), RNG.normal(size=n), "fc2").axes[1]
+    assert (dots(bias_ax), bar_total(bias_ax)) == ((n, 0) if as_dots else (0, n))
+    assert bias_ax.get_ylabel() == ("one dot per value" if as_dots else "count")
+
+
+def test_dots_show_every_value_where_they_are():
+    bias = np.array([-0.4, -0.1, 0.0, 0.3])
+    bias_ax = P.weight_histograms(RNG.normal(size=500), bias, "conv1").axes[1]
+    bias_ax.figure.draw_without_rendering()  # the swarm places its dots when drawn
+    np.testing.assert_allclose(sorted(bias_ax.collections[0].get_offsets()[:, 0]), bias)
+    low, high = bias_ax.get_xlim()
+    assert low < -0.4 and high > 0.3
 
 
 def test_weight_histograms_of_constant_biases():
     fig = P.weight_histograms(np.ones((3, 2)), np.zeros(2), "output")
-    assert bar_total(fig.axes[1]) == 2 and "std = 0" in fig.axes[1].get_title()
+    assert dots(fig.axes[1]) == 2 and "std = 0" in fig.axes[1].get_title()
 
 
 def test_all_weight_histograms_have_one_panel_per_layer_in_order(book_figures):
     names = ["conv1", "conv2", "conv3", "fc1", "fc2", "output"]
-    weights = {name: (RNG.normal(size=(i + 2, 3)), np.zeros(3)) for i, name in enumerate(names)}
-    fig = P.all_weight_histograms(weights)
+    weights = {name: (RNG.normal(size=(i + 2, 30)), np.zeros(3)) for i, name in enumerate(names)}
+    fig = P.all_weight_histograms(weights, span="full")
     book_figures.append(fig)
     assert [ax.get_title().split(" ")[0] for ax in fig.axes] == names
-    assert [bar_total(ax) for ax in fig.axes] == [(i + 2) * 3 for i in range(6)]
+    assert [bar_total(ax) for ax in fig.axes] == [(i + 2) * 30 for i in range(6)]
     assert fig.get_figheight() > P.all_weight_histograms(dict(list(weights.items())[:3])).get_figheight()
     with pytest.raises(ValueError, match="No layers"):
         P.all_weight_histograms({})
@@ -141,7 +167,7 @@ def test_examples_title_each_image_with_true_and_predicted_class(book_figures):
     fig = P.examples(images, [7, 2, 3], [7, 1, 3], proba, DIGITS, title="wrong ones")
     book_figures.append(fig)
     assert len(fig.axes) == 3 and fig.get_suptitle() == "wrong ones"
-    assert fig.axes[1].get_title() == "true: 2\npred: 1 (p = 0.82)"
+    assert fig.axes[1].get_title() == "true: 2\npred: 1\np = 0.82"
     for ax, image in zip(fig.axes, images):
         (shown,) = ax.get_images()
         assert shown.get_array().shape == (28, 28) and shown.get_cmap().name == "gray"
@@ -154,7 +180,18 @@ def test_examples_show_rgb_images_in_colour_with_class_names():
     proba = np.eye(10)[[9, 1]] * 0.9 + 0.01
     fig = P.examples(RNG.random((2, 32, 32, 3)), [1, 1], [9, 1], proba, names)
     assert fig.axes[0].get_images()[0].get_array().shape == (32, 32, 3)
-    assert fig.axes[0].get_title() == "true: automobile\npred: truck (p = 0.91)"
+    assert fig.axes[0].get_title() == "true: automobile\npred: truck\np = 0.91"
+
+
+def test_example_titles_fit_their_panel_and_do_not_overlap():
+    names = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    fig = P.examples(RNG.random((5, 32, 32, 3)), [1] * 5, [1] * 5, np.full((5, 10), 0.1), names)
+    fig.draw_without_rendering()
+    titles = [ax.title.get_window_extent() for ax in fig.axes]
+    cells = [ax.get_window_extent() for ax in fig.axes]
+    gap = (cells[1].x0 - cells[0].x1) / 2  # half the space between two images
+    assert all(t.width <= c.width + 2 * gap for t, c in zip(titles, cells))
+    assert all(left.x1 <= right.x0 for left, right in zip(titles, titles[1:]))
 
 
 def test_examples_without_images_say_so():
@@ -208,14 +245,40 @@ def test_feature_maps_on_one_shared_scale():
         P.feature_maps(maps, "conv1", scale="global")
 
 
+def flat_labels(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts if t.get_gid() == P.DEAD_LABEL]
+
+
 def test_feature_maps_of_a_dead_layer_and_bad_shapes():
     for scale in P.FMAP_SCALES:
         fig = P.feature_maps(np.zeros((4, 4, 2)), "conv1", scale=scale)
         for ax in data_axes(fig):
             (shown,) = ax.get_images()
             assert shown.get_clim() == (0.0, 1.0) and not shown.get_array().any()
+            assert flat_labels(ax) == ["dead"]
+        assert "2 dead (0 everywhere)" in fig.get_suptitle()
     with pytest.raises(ValueError, match=r"\(H, W, C\)"):
         P.feature_maps(np.zeros((4, 4)), "conv1")
+
+
+@pytest.mark.parametrize("scale", P.FMAP_SCALES)
+def test_only_flat_feature_maps_are_labelled_dead_or_constant(scale, book_figures):
+    maps = RNG.random((6, 6, 16))
+    maps[..., 3] = 0.0  # a dead filter (after a ReLU)
+    maps[..., 9] = 0.0
+    maps[..., 12] = 0.7  # a constant, non-zero map
+    maps[..., 5] = np.where(np.arange(36).reshape(6, 6) == 0, 0.0, 0.4)  # one pixel differs: not flat
+    fig = P.feature_maps(maps, "conv3", scale=scale)
+    book_figures.append(fig)
+    labels = {k: flat_labels(ax) for k, ax in enumerate(data_axes(fig)) if flat_labels(ax)}
+    assert labels == {3: ["dead"], 9: ["dead"], 12: ["constant"]}
+    assert fig.get_suptitle().endswith("; 2 dead (0 everywhere); 1 constant (one value everywhere)")
+    fig.draw_without_rendering()
+    for k in labels:  # the label sits inside its panel
+        panel, (text,) = data_axes(fig)[k], data_axes(fig)[k].texts
+        box = text.get_window_extent()
+        assert panel.get_window_extent().contains((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)
+    assert "dead" not in P.feature_maps(RNG.random((6, 6, 4)), "conv1", scale=scale).get_suptitle()
 
 
 def test_robust_histograms_leave_out_a_few_extreme_weights_and_say_how_many(book_figures):
@@ -300,14 +363,18 @@ def every_figure_kind() -> dict[str, Figure]:
     }
 
 
+LONG_PROVENANCE = ("mnist-base seeds 0,1,2,3,4 (runs 0123abcd 4567ef01 89abcdef 01234567 89abcdef) · "
+                   "data 3f1a2b3c4d5e6f70 · hwlib 0.1.0 @ 8001016a")
+
+
 @pytest.mark.parametrize("kind", list(every_figure_kind()))
 def test_text_is_at_least_10_px_where_the_html_shows_the_figure(kind):
     """Stamped with a long provenance line, shrunk to the HTML's content width."""
     fig = every_figure_kind()[kind]
-    P.stamp(fig, "mnist-base seeds 0,1,2,3,4 (runs 0123abcd 4567ef01 89abcdef 01234567 89abcdef) · "
-                 "data 3f1a2b3c4d5e6f70 · hwlib 0.1.0 @ 8001016a")
+    P.stamp(fig, LONG_PROVENANCE)
     image = P.png(fig)
     assert P.text_px_on_screen(image) >= P.MIN_TEXT_PX
+    assert P.text_px_on_screen(image, text="provenance") >= P.MIN_TEXT_PX
     import io
 
     from PIL import Image
@@ -315,12 +382,39 @@ def test_text_is_at_least_10_px_where_the_html_shows_the_figure(kind):
     assert width <= (P.WIDTH + 0.3) * P.SAVE_DPI  # the provenance line wraps instead of widening the image
 
 
+@pytest.mark.parametrize("kind", list(every_figure_kind()))
+def test_the_provenance_line_sits_right_under_the_figure(kind):
+    """Below everything else the figure shows, with no blank band between (Figs. 8, 22, 23
+    had one under their images)."""
+    fig = every_figure_kind()[kind]
+    P.stamp(fig, LONG_PROVENANCE)
+    fig.draw_without_rendering()
+    (line,) = [t for t in fig.texts if t.get_gid() == P.PROVENANCE]
+    others = [a.get_tightbbox() for a in [*fig.axes, *fig.legends] if a.get_visible()]
+    others += [t.get_window_extent() for t in fig.texts if t is not line and t.get_text()]
+    content_bottom = min(b.y0 for b in others if b.height > 0)
+    gap_pt = (content_bottom - line.get_window_extent().y1) * 72 / fig.dpi
+    assert 0 <= gap_pt <= 8, f"{gap_pt:.1f} pt between the figure and its provenance line"
+
+
+def test_the_provenance_line_is_recorded_only_when_stamped():
+    image = P.png(P.learning_curves(run_history()))
+    with pytest.raises(ValueError, match="hwlib:provenance-px.*stamped"):
+        P.text_px_on_screen(image, text="provenance")
+    fig = P.learning_curves(run_history())
+    P.stamp(fig, "mnist-base · run 0123 · seed 0")
+    fig.texts[-1].set_fontsize(6)  # a provenance line smaller than every other text
+    image = P.png(fig)
+    assert P.text_px_on_screen(image, shown_width_px=10_000, text="provenance") == pytest.approx(6 * 150 / 72, rel=0.01)
+    assert P.text_px_on_screen(image, shown_width_px=10_000) == pytest.approx(6 * 150 / 72, rel=0.01)
+
+
 def test_text_size_on_screen_follows_the_shrink():
     fig = P.learning_curves(run_history())
     image = P.png(fig)
     full = P.text_px_on_screen(image, shown_width_px=10_000)
     assert full == pytest.approx(P.SMALLEST_FONT * P.SAVE_DPI / 72, rel=0.01)
-    assert P.text_px_on_screen(image, shown_width_px=345) < P.MIN_TEXT_PX  # at half the width: too small
+    assert P.text_px_on_screen(image, shown_width_px=336) < P.MIN_TEXT_PX  # at half the width: too small
     buf = __import__("io").BytesIO()
     P.learning_curves(run_history()).savefig(buf, format="png")
     with pytest.raises(ValueError, match="not made by hwlib.plots.png"):
@@ -371,6 +465,39 @@ def test_seed_values_show_every_seed_the_report_and_chance_only_when_near():
         P.seed_values(df.drop(columns="seed"))
     # No random jitter: the same data draws the same image (an executed chapter must not change).
     assert P.png(P.seed_values(df, reported=67.95)) == P.png(P.seed_values(df, reported=67.95))
+
+
+def visible_tick_labels(axis) -> list[str]:
+    axis.figure.draw_without_rendering()
+    low, high = sorted(axis.get_view_interval())
+    index = 0 if axis is axis.axes.xaxis else 1
+    return [t.get_text() for t in axis.get_ticklabels(which="both")
+            if t.get_text() and low <= t.get_position()[index] <= high]
+
+
+def test_log_count_axes_have_plain_tick_labels():
+    few = np.repeat(np.linspace(-0.2, 0.2, 8), [2, 8, 15, 16, 19, 17, 15, 8])  # counts 2 to 19 (Fig. 14's conv1)
+    many = np.concatenate([np.zeros(250_000), RNG.normal(0, 0.01, 12_000)])  # a spike of 250,000 (fc1)
+    fig = P.all_weight_histograms({"conv1": (few, np.zeros(4)), "fc1": (many, np.zeros(64))}, log_counts=True)
+    few_ax, many_ax = fig.axes
+    assert visible_tick_labels(few_ax.yaxis) == ["2", "5", "10", "20"]
+    labels = visible_tick_labels(many_ax.yaxis)
+    assert labels[-3:] == ["1,000", "10,000", "100,000"]
+    assert all(label.replace(",", "").isdigit() for label in labels)  # no 10^k, no 2×10¹
+    assert few_ax.yaxis.get_minor_locator().tick_values(1, 100) == []
+
+
+def test_titles_never_use_e_notation_or_a_hyphen_for_minus():
+    tiny = RNG.normal(9.36e-05, 0.005, 262_144)
+    tiny -= tiny.mean() - 9.36e-05  # mean exactly 9.36e-05, as Fig. 29's fc1
+    negative = RNG.normal(-7e-05, 0.06, 1_280)
+    negative -= negative.mean() + 7e-05
+    fig = P.all_weight_histograms({"fc1": (tiny, np.zeros(64)), "output": (negative, np.zeros(10))},
+                                  log_counts=True)
+    fc1, output = (ax.get_title() for ax in fig.axes)
+    assert "mean = 0.0000936," in fc1 and "mean = \u22120.00007," in output
+    for title in (fc1, output):
+        assert not re.search(r"\de[+\-\u2212]?\d", title) and "-" not in title, title
 
 
 def test_log_counts_show_the_tails_of_a_spike():

@@ -45,7 +45,11 @@ claims:
 # -- the reported values file -----------------------------------------------------------
 def test_shipped_file_lists_every_reported_number_with_its_source():
     rep = R.load_reported()
-    assert len(rep.results) == 16 and len({r.id for r in rep.results}) == 16
+    assert len(rep.results) == 14 and len({r.id for r in rep.results}) == 14
+    # A number the report prints twice is one result: the base networks are row 1 of their sweep tables.
+    assert len({(r.accuracy, r.loss) for r in rep.results}) == 14
+    assert rep.for_experiment("mnist-base").id == "T3.1" and rep.for_experiment("cifar10-base").id == "T6.1"
+    assert rep.for_experiment("cifar10-l2").id == "S2.4a"
     # Tables 3 and 6, in the report's order, are exactly our sweeps.
     for group, dataset in (("Table 3", "mnist"), ("Table 6", "cifar10")):
         rows = rep.group(group)
@@ -113,18 +117,21 @@ def test_prediction_interval_matches_the_reference_values():
 def test_a_value_outside_the_ci_of_the_mean_but_inside_the_prediction_interval_is_reproduced():
     p = R.prediction_interval(THREE)
     assert not 98.0 - 0.248414 <= 98.4 <= 98.0 + 0.248414  # outside the CI of the mean
-    assert R.verdict_for(98.4, p, same_rank=False) == "reproduced"
-    assert R.verdict_for(98.6, p, same_rank=True) == "rank only"
-    assert R.verdict_for(98.6, p, same_rank=False) == "not reproduced"
+    assert R.verdict_for(98.4, p) == "reproduced"
+    assert R.verdict_for(98.6, p) == "not reproduced"
+    # Inside the interval is a distance of at most t * sqrt(1 + 1/n) seed sds.
+    assert R.distance_cutoff(3) == pytest.approx(4.302652730 * math.sqrt(4 / 3))
+    assert R.distance_cutoff(5) == pytest.approx(2.776445105 * math.sqrt(1.2))
+    assert (98.4 - p.mean) / p.sd < R.distance_cutoff(3) < (98.6 - p.mean) / p.sd
 
 
-def test_the_interval_is_clipped_to_the_metric_range_and_a_wide_one_is_inconclusive():
+def test_the_interval_is_clipped_to_the_metric_range_and_a_wide_one_is_too_uncertain():
     # The tuned CIFAR-10 run with one collapsed seed: 10.00, 53.22, 53.60 (%).
     p = R.prediction_interval([10.0, 53.22, 53.60])
     assert p.clipped and p.low == 0.0 and p.high == 100.0
-    assert R.verdict_for(67.95, p, same_rank=False) == "inconclusive"
-    assert R.verdict_for(67.95, R.prediction_interval([64.0, 66.0, 65.0]), False) == "reproduced"  # ± 4.97 of 65
-    assert R.verdict_for(30.0, p, same_rank=True) == "inconclusive"
+    assert R.verdict_for(67.95, p) == "too uncertain"
+    assert R.verdict_for(67.95, R.prediction_interval([64.0, 66.0, 65.0])) == "reproduced"  # ± 4.97 of 65
+    assert R.verdict_for(30.0, p) == "too uncertain"
     assert R.prediction_interval([0.01, 0.02, 0.015], "loss").low == 0.0  # a loss is never negative
 
 
@@ -134,16 +141,15 @@ def test_verdict_needs_two_seeds():
 
 
 def test_seed_list_needs_at_least_two():
-    assert R.seed_list(3) == [0, 1, 2]
+    assert E.seed_list(3) == [0, 1, 2]
     for bad in (1, 0, -2, 2.5, True, "3"):
         with pytest.raises(ConfigError, match=">= 2"):
-            R.seed_list(bad)
+            E.seed_list(bad)
 
 
-def test_result_table_means_intervals_ranks_and_verdicts(tmp_path):
+def test_result_table_means_intervals_and_verdicts(tmp_path):
     rep = R.load_reported(write(tmp_path, ONE_GROUP))
-    # A: around 98.0 (the reported value is inside); B: far above the reported 90.0 but still
-    # below A (same rank: "rank only") in accuracy; in loss B is far off and ranks differently.
+    # A: around 98.0 (the reported value is inside); B: far above the reported 90.0.
     runs = {"mnist-k5s1-same": [fake_run("mnist-k5s1-same", s, a, 0.05 + d) for s, (a, d) in
                                 enumerate([(0.979, 0.0), (0.981, 0.001), (0.980, -0.001)])],
             "mnist-k3s3-same": [fake_run("mnist-k3s3-same", s, a, 0.01 + d) for s, (a, d) in
@@ -155,17 +161,16 @@ def test_result_table_means_intervals_ranks_and_verdicts(tmp_path):
     assert a["pi_low"] == pytest.approx(97.503172, abs=1e-5) and a["verdict"] == "reproduced"
     assert a["distance_sd"] == pytest.approx(0.0, abs=1e-9)
     b = df[(df["id"] == "B") & (df["metric"] == "accuracy")].iloc[0]
-    assert b["difference"] == pytest.approx(95.1 - 90.0) and (b["rank_reported"], b["rank_ours"]) == (2, 2)
-    assert b["verdict"] == "rank only" and b["distance_sd"] == pytest.approx(-51.0)
-    b_loss = df[(df["id"] == "B") & (df["metric"] == "loss")].iloc[0]
-    assert (b_loss["rank_reported"], b_loss["rank_ours"]) == (2, 1) and b_loss["verdict"] == "not reproduced"
-    assert R.verdict_counts(df) == {"reproduced": 2, "inconclusive": 0, "rank only": 1, "not reproduced": 1}
+    assert b["difference"] == pytest.approx(95.1 - 90.0)
+    assert b["verdict"] == "not reproduced" and b["distance_sd"] == pytest.approx(-51.0)
+    assert R.verdict_counts(df) == {"reproduced": 2, "too uncertain": 0, "not reproduced": 2}
+    summary = R.summary_table(df).set_index("verdict")
+    assert summary.loc["reproduced", "accuracies"] == 1 and summary.loc["not reproduced", "losses"] == 1
     shown = R.format_result_table(df, "accuracy")
-    assert list(shown["result"]) == ["A", "B"]
+    assert list(shown["result"]) == ["A: MNIST, 5×5 stride 1 (base network)", "B: MNIST, 3×3 stride 3"]
     assert shown.loc[0, "ours: mean ± sd"] == "98.00 ± 0.10"
     assert shown.loc[0, "95% prediction interval"] == "[97.50, 98.50]"
     assert shown.loc[1, "distance (sd)"] == "−51.0"
-    assert R.format_result_table(df, "loss").loc[1, "rank: report / ours"] == "2 / 1"
     assert "| 98.14 " in tables.to_markdown(R.format_result_table(
         df.assign(reported=[98.14, 0.05, 71.2, 0.3]), "accuracy")).replace("98.140", "x")
     assert "| 71.20 " in tables.to_markdown(R.format_result_table(df.assign(reported=71.2), "accuracy"))
@@ -192,9 +197,7 @@ def test_claims_supported_contradicted_or_not_shown(tmp_path):
     noisy = runs_for({"mnist-k5s1-same": [0.98, 0.90, 0.95], "mnist-k3s3-same": [0.90, 0.97, 0.94]})
     assert verdict(noisy)[0] == "not shown"
     table = R.claim_table(rep, R.Comparisons(rep, clear))
-    assert table.loc[0, "verdict"] == "supported"
-    assert table.loc[0, "evidence"].startswith("mnist-k5s1-same vs mnist-k3s3-same, test accuracy: difference 7.93 points")
-    assert table.loc[0, "evidence"].endswith(": confirmed")
+    assert table.loc[0, "verdict"] == "supported" and table.loc[0, "confirmed"] == 1
 
 
 def test_one_pair_has_one_p_value_and_one_outcome_in_every_table():
@@ -272,13 +275,11 @@ def test_collect_asks_the_settings_for_each_experiment_and_dataset():
     rep = R.load_reported()
     calls = []
     settings = SimpleNamespace(seed_runs=lambda name, n: calls.append((name, n)) or [])
-    R.collect(settings, rep, {"mnist": 5, "cifar10": 3})
-    assert ("mnist-l2", 5) in calls and ("cifar10-l2-tuned", 3) in calls
+    R.collect(settings, rep, 5)
+    assert ("mnist-l2", 5) in calls and ("cifar10-l2-tuned", 5) in calls
     assert len(calls) == len(set(calls)) == len(rep.experiments())
-    with pytest.raises(ConfigError, match="cifar10_seeds must be"):
-        R.collect(settings, rep, {"mnist": 5, "cifar10": 1})
-    with pytest.raises(ConfigError, match="Give cifar10_seeds"):
-        R.collect(settings, rep, {"mnist": 5})
+    with pytest.raises(ConfigError, match="seeds must be"):
+        R.collect(settings, rep, 1)
 
 
 def test_histories_and_band_figure_and_provenance_of_several_runs():
@@ -326,13 +327,13 @@ def test_seed_runs_train_seeds_and_keep_weights_of_seed_0_only(tiny_env):
         Settings.from_params(epochs=1, n_train=100, n_test=50, seed=3).seed_runs("mnist-base", 2)
 
 
-def test_glue_all_glues_numpy_scalars_as_plain_numbers(monkeypatch):
+def test_glue_values_glues_numpy_scalars_as_plain_numbers(monkeypatch):
     import myst_nb
     import numpy as np
 
     glued = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
-    glue.glue_all("x", {"a": np.float64(95.26), "b": np.int64(3), "c": "text"})
+    glue.glue_values({"x_a": np.float64(95.26), "x_b": np.int64(3), "x_c": "text"})
     assert glued == {"x_a": 95.26, "x_b": 3, "x_c": "text"}
     assert type(glued["x_a"]) is float and type(glued["x_b"]) is int
 
@@ -344,8 +345,6 @@ def test_collapsed_runs_are_the_ones_at_chance_level():
     runs["again"] = runs["cifar10-l2-tuned"]  # the same runs under another name count once
     found = R.collapsed(runs)
     assert found == [("cifar10-l2-tuned", 1, 0.10)] and R.unique_runs(runs) == 3
-    assert R.collapsed_text(found) == "cifar10-l2-tuned seed 1 (test accuracy 10.00%)"
-    assert R.collapsed_text([]) == "none of the runs"
 
 
 def test_keeps_weights_only_where_figures_need_them_and_seed_0_of_a_study():
@@ -356,9 +355,18 @@ def test_keeps_weights_only_where_figures_need_them_and_seed_0_of_a_study():
     assert E.keeps_weights(base, several_seeds=True)
 
 
-def test_evidence_is_a_list_of_sentences_per_claim(tmp_path):
+def test_evidence_is_a_table_of_comparisons_per_claim(tmp_path):
     rep = R.load_reported(write(tmp_path, ONE_GROUP))
     clear = runs_for({"mnist-k5s1-same": [0.98, 0.975, 0.981], "mnist-k3s3-same": [0.90, 0.896, 0.902]})
-    text = R.evidence_markdown(R.claim_table(rep, R.Comparisons(rep, clear)))
-    assert text.startswith("- *A beats B* (Table 3; supported): mnist-k5s1-same vs mnist-k3s3-same, test accuracy")
-    assert text.endswith(": confirmed.") and text.count("\n") == 0
+    table = R.evidence_table(rep, R.Comparisons(rep, clear))
+    row = table.iloc[0]
+    assert (row["claim"], row["metric"], row["outcome"]) == ("c", "test accuracy", "confirmed")
+    assert row["comparison"] == "MNIST: 5×5 stride 1 (base network) vs 3×3 stride 3"
+    assert row["difference"] == "+7.93"
+
+
+def test_labels_name_a_configuration_in_words():
+    assert R.label("cifar10-k3s2-same") == "CIFAR-10, 3×3 stride 2"
+    assert R.label("mnist-k3s1-valid", dataset=False) == "3×3 stride 1, valid padding"
+    assert R.label("cifar10-base") == "CIFAR-10, 3×3 stride 1 (base network)"
+    assert R.label("cifar10-l2-tuned") == "CIFAR-10, tuned L2" and R.label("mnist-l2") == "MNIST, L2 on every layer"

@@ -1,25 +1,23 @@
-"""What the figures and the prose of a chapter are computed from.
+"""What the figures and the numbers of a chapter are computed from.
 
 Pure functions, NumPy in and out: class probabilities of a trained model, the
 correctly and wrongly classified test images to show, the activations of the
 convolution layers for one image (feature maps), the weights of every layer, and the
-facts about a learning curve that the prose states (final accuracies, where the test
-accuracy stops improving, where overfitting starts). Keras is imported inside the
-functions that need it.
+numbers a chapter states about a learning curve, a sweep and the test-set errors (final
+accuracies, the best epoch, the most frequent mistakes). They
+return numbers and tables, never words: the prose is the chapter's. Keras is imported
+inside the functions that need it.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 WEIGHTED_LAYERS = ("Conv2D", "Dense")
 """Keras layer classes whose kernel and bias :func:`layer_weights` returns."""
-
-PLATEAU_TOLERANCE = 0.005
-"""Accuracy (as a fraction) within which the test accuracy counts as at its best: 0.5 pp."""
-
 
 def predict_proba(model: Any, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Class probabilities ``(N, n_classes)``: the softmax of the model's logits.
@@ -57,16 +55,6 @@ def pick_examples(y_true: np.ndarray, proba: np.ndarray, n: int = 5, correct: bo
     return np.flatnonzero(hits if correct else ~hits)[:n]
 
 
-def feature_image_index(y_true: np.ndarray, proba: np.ndarray) -> int:
-    """The test image whose feature maps are shown: the first correctly classified one."""
-    first = pick_examples(y_true, proba, n=1, correct=True)
-    if len(first) == 0:
-        raise ValueError(
-            "No test image is classified correctly, so there is no image for the feature maps."
-        )
-    return int(first[0])
-
-
 def conv_layer_names(model: Any) -> list[str]:
     """Names of the model's convolution layers (``conv1``, ``conv2``, ...), in order."""
     return [layer.name for layer in model.layers if layer.name.startswith("conv")]
@@ -102,174 +90,99 @@ def layer_weights(model: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return weights
 
 
-class AccuracyGap(TypedDict):
-    """What :func:`accuracy_gap` reports about a learning curve (accuracies as fractions)."""
+# ---------------------------------------------------------------------------------------
+# Facts: the numbers a chapter's prose and small tables state (no words: the prose is the
+# chapter's)
+# ---------------------------------------------------------------------------------------
+def curve_facts(history: Any) -> dict[str, Any]:
+    """The numbers a chapter states about one run's learning curves, accuracies in percent.
 
-    epochs: int
-    train_accuracy: float
-    test_accuracy: float
-    gap: float
-    test_above_train: bool
-    test_above_train_every_epoch: bool
-    best_test_accuracy: float
-    best_epoch: int
-    plateau_epoch: int
-    overfit_epoch: int | None
+    ``history`` is a run's history DataFrame (``epoch``, ``loss``, ``accuracy``,
+    ``test_loss``, ``test_accuracy``), in any row order. Returned:
 
-
-def accuracy_gap(history: Any, tolerance: float = PLATEAU_TOLERANCE) -> AccuracyGap:
-    """The facts about a run's accuracy curves that a chapter's prose states.
-
-    ``history`` is a run's history DataFrame (``epoch``, ``accuracy``,
-    ``test_accuracy``, ...). Returned, with accuracies as fractions:
-
-    * ``train_accuracy``, ``test_accuracy``: at the last epoch; ``gap`` = test − train
-      (positive when the test accuracy is the higher, as with strong L2);
-      ``test_above_train``: ``gap > 0``; ``test_above_train_every_epoch``: the test
-      accuracy is above the training accuracy at every epoch.
-    * ``best_test_accuracy`` and ``best_epoch``: the maximum of the test accuracy and
-      the first epoch reaching it.
-    * ``plateau_epoch``: the epoch after which the test accuracy stops improving, i.e.
-      the first epoch whose test accuracy is within ``tolerance`` (0.5 percentage
-      point) of its maximum. After it, the test accuracy gains at most ``tolerance``.
-    * ``overfit_epoch``: where overfitting starts: ``plateau_epoch`` if the training
-      accuracy still rises by more than ``tolerance`` from that epoch to the last one
-      (the training accuracy keeps rising while the test accuracy no longer does);
-      ``None`` otherwise (the test accuracy improves until the end, or the training
-      accuracy stalls with it).
+    * ``epochs``; ``train_acc``, ``test_acc``, ``train_loss``, ``test_loss``: at the last
+      epoch; ``gap``: training minus test accuracy at the last epoch, in percentage points
+      (negative when the test accuracy is the higher).
+    * ``best_test_acc`` and ``best_epoch``: the highest test accuracy and the first epoch
+      reaching it.
+    * ``min_test_loss`` and ``min_test_loss_epoch``: the lowest test loss and its first
+      epoch; ``test_loss_rise``: how far the last test loss is above that minimum, in
+      percent of it (0 when the last epoch is the lowest).
+    * ``epochs_test_above_train``: in how many epochs the test accuracy is above the
+      training accuracy (the running mean over the epoch's batches, as Keras reports it).
     """
-    if tolerance < 0:
-        raise ValueError(f"tolerance must be >= 0, got {tolerance}.")
-    missing = {"epoch", "accuracy", "test_accuracy"} - set(history.columns)
+    missing = {"epoch", "loss", "accuracy", "test_loss", "test_accuracy"} - set(history.columns)
     if missing:
         raise ValueError(f"history lacks the column(s) {', '.join(sorted(missing))}.")
     if len(history) == 0:
         raise ValueError("history is empty: it needs at least one epoch.")
-    ordered = history.sort_values("epoch")
-    epochs = ordered["epoch"].to_numpy(dtype=int)
-    train = ordered["accuracy"].to_numpy(dtype=float)
-    test = ordered["test_accuracy"].to_numpy(dtype=float)
+    h = history.sort_values("epoch")
+    epochs = h["epoch"].to_numpy(dtype=int)
+    train, test = h["accuracy"].to_numpy(dtype=float), h["test_accuracy"].to_numpy(dtype=float)
+    test_loss = h["test_loss"].to_numpy(dtype=float)
 
     best = int(np.argmax(test))
-    plateau = int(np.flatnonzero(test >= test[best] - tolerance)[0])
-    overfits = train[-1] - train[plateau] > tolerance
-    return AccuracyGap(
-        epochs=len(epochs),
-        train_accuracy=float(train[-1]),
-        test_accuracy=float(test[-1]),
-        gap=float(test[-1] - train[-1]),
-        test_above_train=bool(test[-1] > train[-1]),
-        test_above_train_every_epoch=bool(np.all(test > train)),
-        best_test_accuracy=float(test[best]),
-        best_epoch=int(epochs[best]),
-        plateau_epoch=int(epochs[plateau]),
-        overfit_epoch=int(epochs[plateau]) if overfits else None,
-    )
-
-
-# ---------------------------------------------------------------------------------------
-# Findings: every result-dependent value or phrase the prose states
-# ---------------------------------------------------------------------------------------
-def _config_text(row: Any) -> str:
-    return f"{row['kernel']} kernels with stride {row['stride']} and {row['padding']} padding"
-
-
-def sweep_findings(df: Any, base_name: str) -> dict[str, Any]:
-    """What the prose says about Table 3 / Table 6 (``df`` from ``tables.sweep_table``)."""
-    acc = "test accuracy (%)"
-    best, second, worst = df.iloc[0], df.iloc[min(1, len(df) - 1)], df.iloc[-1]
-    stride1, strided = df[df["stride"] == 1], df[df["stride"] > 1]
-    if len(stride1) and len(strided):
-        if stride1[acc].min() > strided[acc].max():
-            verdict = "every stride-1 configuration beats every strided one"
-        elif stride1[acc].mean() > strided[acc].mean():
-            verdict = "stride-1 configurations do better on average, but not every one beats every strided one"
-        else:
-            verdict = "strided configurations do as well as or better than stride 1 on average"
-    else:
-        verdict = "the sweep has no strided configuration to compare"
-    base_rank = int(df.index[df["experiment"].isin([base_name])][0]) + 1 if base_name in set(df["experiment"]) else 0
+    lowest = int(np.argmin(test_loss))
     return {
-        "best_config": _config_text(best), "best_acc": float(best[acc]), "best_loss": float(best["test loss"]),
-        "second_config": _config_text(second), "second_gap": float(-second["Δ accuracy (pp)"]),
-        "worst_config": _config_text(worst), "worst_acc": float(worst[acc]),
-        "worst_gap": float(-worst["Δ accuracy (pp)"]),
-        "stride1_mean": float(stride1[acc].mean()) if len(stride1) else float("nan"),
-        "strided_mean": float(strided[acc].mean()) if len(strided) else float("nan"),
-        "stride_verdict": verdict,
-        "base_rank": base_rank,
-        "base_is_best": "is" if base_rank == 1 else "is not",
+        "epochs": len(epochs),
+        "train_acc": 100 * float(train[-1]), "test_acc": 100 * float(test[-1]),
+        "train_loss": float(h["loss"].iloc[-1]), "test_loss": float(test_loss[-1]),
+        "gap": 100 * float(train[-1] - test[-1]),
+        "best_test_acc": 100 * float(test[best]), "best_epoch": int(epochs[best]),
+        "min_test_loss": float(test_loss[lowest]), "min_test_loss_epoch": int(epochs[lowest]),
+        "test_loss_rise": 100 * float(test_loss[-1] - test_loss[lowest]) / float(test_loss[lowest]),
+        "epochs_test_above_train": int((test > train).sum()),
     }
 
 
-OVERFIT_LOSS_RISE = 0.10  # a final test loss 10% above its minimum counts as overfitting
-
-
-def curve_findings(history: Any) -> dict[str, Any]:
-    """Where the learning curves end, where the test accuracy plateaus, and whether the
-    test loss turns up (accuracies in percent)."""
-    g = accuracy_gap(history)
-    h = history.sort_values("epoch").reset_index(drop=True)
-    i_min = int(h["test_loss"].idxmin())
-    rise = float(h["test_loss"].iloc[-1] - h["test_loss"].iloc[i_min])
-    min_epoch = int(h["epoch"].iloc[i_min])
-    tol = 100 * PLATEAU_TOLERANCE
-    if g["overfit_epoch"] is not None:
-        plateau = (f"from epoch {g['overfit_epoch']} on, the test accuracy stays within {tol:g} point of "
-                   "its best while the training accuracy keeps rising")
-    else:
-        plateau = "the test accuracy keeps pace with the training accuracy up to the last epoch"
-    min_loss = float(h["test_loss"].iloc[i_min])
-    if rise > OVERFIT_LOSS_RISE * min_loss:
-        loss = (f"the test loss is lowest after epoch {min_epoch} and has risen by {rise:.3f} "
-                f"({100 * rise / min_loss:.0f}%) by the end while the training loss keeps falling: "
-                "the network overfits")
-    elif rise > 0:
-        loss = (f"the test loss is lowest after epoch {min_epoch} and ends within "
-                f"{100 * rise / min_loss:.0f}% of that minimum: at most mild overfitting")
-    else:
-        loss = "the test loss is still at its lowest at the last epoch: no sign of overfitting yet"
+def sweep_facts(df: Any, base_name: str) -> dict[str, Any]:
+    """The numbers a chapter states about a kernel/stride sweep (``df`` from
+    :func:`hwlib.tables.sweep_table`, best row first), accuracies in percent:
+    ``configs``; ``best_acc``, ``worst_acc`` and ``spread`` (best minus worst, points);
+    ``stride1_n``/``stride1_mean`` and ``strided_n``/``strided_mean``: how many
+    configurations have stride 1 (or more) and their mean accuracy (NaN for none);
+    ``stride_change``: ``strided_mean - stride1_mean``; ``base_rank``: the rank of
+    ``base_name`` (1 is the best; 0 when it is not in the sweep)."""
+    acc = df["test accuracy (%)"].astype(float)
+    stride1, strided = acc[df["stride"] == 1], acc[df["stride"] > 1]
+    names = list(df["experiment"])
+    s1 = float(stride1.mean()) if len(stride1) else float("nan")
+    s2 = float(strided.mean()) if len(strided) else float("nan")
     return {
-        "epochs": g["epochs"],
-        "test_acc": 100 * g["test_accuracy"], "train_acc": 100 * g["train_accuracy"],
-        "test_loss": float(h["test_loss"].iloc[-1]), "train_loss": float(h["loss"].iloc[-1]),
-        "gap": 100 * abs(g["gap"]),
-        "test_vs_train": "above" if g["test_above_train"] else "below",
-        "relation_phrase": (
-            "the test accuracy is above the training accuracy at every epoch"
-            if g["test_above_train_every_epoch"] else
-            f"the test accuracy ends {'above' if g['test_above_train'] else 'below'} the training accuracy"),
-        "best_test_epoch": g["best_epoch"], "best_test_acc": 100 * g["best_test_accuracy"],
-        "min_test_loss_epoch": min_epoch, "test_loss_rise": rise,
-        "plateau_phrase": plateau, "overfit_phrase": loss,
+        "configs": len(df), "best_acc": float(acc.max()), "worst_acc": float(acc.min()),
+        "spread": float(acc.max() - acc.min()),
+        "stride1_n": len(stride1), "stride1_mean": s1, "strided_n": len(strided), "strided_mean": s2,
+        "stride_change": s2 - s1,
+        "base_rank": names.index(base_name) + 1 if base_name in names else 0,
     }
 
 
-def compare_findings(base: Any, other: Any) -> dict[str, Any]:
-    """How a variant (L2, tuned) compares with the base run at the end of training."""
-    b, o = curve_findings(base.history), curve_findings(other.history)
-    diff = o["test_acc"] - b["test_acc"]
+def error_facts(y_true: Any, proba: Any) -> dict[str, Any]:
+    """How many test images are misclassified and how sure the network is: ``n_test``,
+    ``n_wrong``, ``error_rate`` (percent), and the mean probability (percent) the network
+    gives its prediction when it is right (``conf_right``) and when it is wrong
+    (``conf_wrong``; NaN when there is no such image)."""
+    hits = _correct(y_true, proba)
+    conf = np.asarray(proba).max(axis=1)
     return {
-        **{f"other_{k}": v for k, v in o.items()},
-        "acc_diff": abs(diff),
-        "acc_direction": "higher" if diff > 0 else "lower",
-        "gap_base": b["gap"], "gap_other": o["gap"],
-        "gap_direction": "narrower" if o["gap"] < b["gap"] else "wider",
+        "n_test": int(len(hits)), "n_wrong": int((~hits).sum()),
+        "error_rate": 100 * float((~hits).mean()) if len(hits) else float("nan"),
+        "conf_right": 100 * float(conf[hits].mean()) if hits.any() else float("nan"),
+        "conf_wrong": 100 * float(conf[~hits].mean()) if (~hits).any() else float("nan"),
     }
 
 
-def example_findings(y_true: Any, proba: Any, class_names: tuple[str, ...]) -> dict[str, Any]:
-    """Errors on the test set: how many, the most common confusion, confidence."""
+def top_confusions(y_true: Any, proba: Any, class_names: Sequence[str], n: int = 3) -> Any:
+    """The ``n`` most frequent mistakes as a DataFrame (``true class``, ``predicted``,
+    ``images``), most frequent first (ties in class order); fewer rows when fewer kinds of
+    mistake occur."""
+    import pandas as pd
+
     y_true = np.asarray(y_true)
-    pred = proba.argmax(axis=1)
-    conf = proba.max(axis=1)
-    wrong = pred != y_true
+    wrong = ~_correct(y_true, proba)
     pairs = np.zeros((len(class_names), len(class_names)), dtype=int)
-    np.add.at(pairs, (y_true[wrong], pred[wrong]), 1)
-    t, p = np.unravel_index(pairs.argmax(), pairs.shape)
-    return {
-        "n_test": int(len(y_true)), "n_wrong": int(wrong.sum()),
-        "top_true": class_names[t], "top_pred": class_names[p], "top_count": int(pairs[t, p]),
-        "conf_right": 100 * float(conf[~wrong].mean()) if (~wrong).any() else float("nan"),
-        "conf_wrong": 100 * float(conf[wrong].mean()) if wrong.any() else float("nan"),
-    }
+    np.add.at(pairs, (y_true[wrong], np.asarray(proba).argmax(axis=1)[wrong]), 1)
+    order = np.argsort(-pairs, axis=None, kind="stable")[:n]
+    rows = [(class_names[t], class_names[p], int(pairs[t, p]))
+            for t, p in zip(*np.unravel_index(order, pairs.shape)) if pairs[t, p] > 0]
+    return pd.DataFrame(rows, columns=["true class", "predicted", "images"])

@@ -111,6 +111,14 @@ SENSITIVITY = (
 SENSITIVITY_SEEDS = 2
 
 
+def seed_list(n: Any, what: str = "seeds", at_least: int = 2) -> list[int]:
+    """Seeds ``0..n-1``, checked: a whole number, at least ``at_least`` (two for a standard
+    deviation or a paired test)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < at_least:
+        raise ConfigError(f"{what} must be a whole number >= {at_least} (seeds 0..{what}-1 are used), got {n!r}.")
+    return list(range(n))
+
+
 def study_seeds(name: str) -> int:
     """How many seeds the book's study trains for experiment ``name``."""
     get(name)

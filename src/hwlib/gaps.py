@@ -1,34 +1,28 @@
 """What explains the gaps between the report's numbers and ours: the hypotheses, tested.
 
-The Reproduction chapter judges the report against one reading of the homework. This
-module sets the two readings (:data:`hwlib.experiments.VARIANTS`) side by side and tests
-the hypotheses that the facts about the original code predict:
+The Gaps chapter sets the two readings of the homework (:data:`hwlib.experiments.VARIANTS`)
+side by side, judges every reported number under each (:func:`side_by_side`, the rule of
+:mod:`hwlib.reproduction`) and tests what explains each difference:
 
-- **H1/H2 — a setting explains numbers** (:func:`setting_hypothesis`): raw MNIST inputs
-  (H1) or CIFAR-10 batches of 64 (H2) explain the numbers they target when those numbers
-  are reproduced under ``original``. Rule: **supported** when every targeted number is
-  reproduced under ``original`` and at least one was not under ``stated``; **refuted** when
-  none is reproduced under ``original`` and ``original`` is not closer to the report (mean
-  distance in seed sds) than ``stated``; **open** otherwise.
-- **H3 — swapped labels** (:func:`label_assignment`): are two rows of a table printed with
-  each other's configuration? Every assignment of the reported rows to the configurations is
-  scored by its distance ``sum((reported - our mean)^2 / pooled sd^2)`` over accuracy and
-  loss (each metric in units of our seed sd pooled over the table's configurations); the
-  printed labelling should fit best if it is right. Reported: the printed labelling's
-  distance and rank among all assignments, the best assignment, and the share of
-  assignments at least as close as the printed one (a permutation check).
-- **H4 — an unstable run** (:func:`collapses`): how often a configuration's seeds end at
-  chance level under each variant, with Fisher's exact test between the variants.
-- **H5 — test above training accuracy** (:func:`epochs_above`): per seed, in how many epochs
-  the test accuracy beats the training accuracy, which Keras reports as the running mean
-  over the epoch's batches (so it lags the weights the test set sees at the epoch's end).
+- **H1/H2, a setting** (:func:`setting_hypothesis`): does the original code's setting (raw
+  MNIST pixels; CIFAR-10 batches of 64) explain the numbers it affects? Judged as a reader
+  would: which variant's prediction interval holds each number, and which variant's mean is
+  nearer (in points, or in loss).
+- **H3, swapped rows** (:func:`label_assignment`): does the report print two rows of a table
+  with each other's configuration?
+- **H4, an unstable run** (:func:`instability`): do runs collapse to chance, and does that
+  explain a number?
+- **H5, test above training accuracy** (:func:`epochs_above`).
+
+:func:`closing_table` gives every reported number one explanation, and
+:func:`summary_table` counts them.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,28 +52,34 @@ class Study:
         return list({r.key: r for r in found}.values())
 
 
-def collect(settings: Any, reported: R.Reported, seeds: Mapping[str, int], by_name: Mapping[str, int],
-            sensitivity_seeds: int, variants: Sequence[str] = ORDER) -> Study:
-    """The runs of every experiment ``reported`` needs under each variant
-    (:func:`hwlib.reproduction.collect`), and ``sensitivity_seeds`` seeds of every
+def collect(settings: Any, reported: R.Reported, seeds: int, sensitivity_seeds: int,
+            variants: Sequence[str] = ORDER) -> Study:
+    """The runs of every experiment ``reported`` needs under each variant, ``seeds`` seeds
+    each (:func:`hwlib.reproduction.collect`), and ``sensitivity_seeds`` seeds of every
     sensitivity run (:data:`hwlib.experiments.SENSITIVITY`), with the chapter's overrides
-    (``settings``: its :class:`hwlib.settings.Settings`; its own ``variant`` is not used)."""
+    (``settings``: its :class:`hwlib.settings.Settings`; its own ``variant`` is not used).
+    Where a sensitivity value is the variant's own setting, its point holds the study's
+    ``seeds`` runs of that experiment, so that a figure and a table agree on the same runs."""
+    from hwlib.settings import progress
     from hwlib.store import RunStore
     from hwlib.train import run
 
-    seed_range = R.seed_list(sensitivity_seeds, "sensitivity_seeds")
-    runs = {v: R.collect(settings.for_variant(v), reported, seeds, by_name) for v in variants}
+    seed_range = E.seed_list(sensitivity_seeds, "sensitivity_seeds")
+    runs = {v: R.collect(settings.for_variant(v), reported, seeds) for v in variants}
     store = RunStore(settings.store)
     sensitivity: dict[str, list[tuple[str, str, Any, Any]]] = {}
     for name, setting, values, on in E.SENSITIVITY:
         for variant in on:
             base = settings.for_variant(variant).experiment(name)
+            own = base.config_dict()["model" if setting == "l2" else "train"][setting]
             for value in values:
-                for seed in seed_range:
-                    exp = base.with_overrides({setting: value, "seed": seed})
-                    sensitivity.setdefault(setting, []).append(
-                        (name, variant, value, run(exp, store, weights=False, data_dir=settings.data_dir,
-                                                   train=settings.train)))
+                if value == own:
+                    found = runs[variant][name]
+                else:
+                    found = [run(base.with_overrides({setting: value, "seed": seed}), store, weights=False,
+                                 data_dir=settings.data_dir, train=settings.train, log=progress)
+                             for seed in seed_range]
+                sensitivity.setdefault(setting, []).extend((name, variant, value, r) for r in found)
     return Study(runs, sensitivity)
 
 
@@ -113,93 +113,71 @@ def side_by_side(reported: R.Reported, runs_by_variant: Mapping[str, Mapping[str
 
     merged = None
     for variant, runs in runs_by_variant.items():
-        df = R.result_table(reported, runs)[["id", "source", "experiment", "dataset", "metric", "reported",
+        df = R.result_table(reported, runs)[["id", "label", "source", "experiment", "dataset", "metric", "reported",
                                              "mean", "sd", "pi_low", "pi_high", "distance_sd", "verdict"]]
         df = df.rename(columns={c: f"{variant} {c}" for c in ("mean", "sd", "pi_low", "pi_high",
                                                                "distance_sd", "verdict")})
-        merged = df if merged is None else merged.merge(df, on=["id", "source", "experiment", "dataset",
+        merged = df if merged is None else merged.merge(df, on=["id", "label", "source", "experiment", "dataset",
                                                                  "metric", "reported"])
     return pd.DataFrame(merged).reset_index(drop=True)
 
 
-def offsets(table: Any, ids: Sequence[str], variant: str) -> dict[str, float]:
-    """How the reported numbers ``ids`` sit against our means under ``variant``: the mean
-    accuracy difference (reported - ours, points) and the mean ratio of the losses
-    (reported / ours)."""
-    rows = table[table["id"].isin(ids)]
-    acc, loss = rows[rows["metric"] == "accuracy"], rows[rows["metric"] == "loss"]
-    points = float((acc["reported"] - acc[f"{variant} mean"]).mean())
-    return {"points": points, "abs_points": abs(points), "direction": "lower" if points < 0 else "higher",
-            "loss_ratio": float((loss["reported"] / loss[f"{variant} mean"]).mean())}
-
-
-def penalty_phrase(match: float, factor: float) -> str:
-    """How raw pixels at L2 ``factor`` behave, given the factor ``match`` that gives scaled
-    pixels the same accuracy."""
-    if math.isclose(match, factor):
-        return "raw pixels act like the same penalty"
-    return f"raw pixels act like a {'weaker' if match < factor else 'stronger'} penalty"
-
-
-def lag_phrase(final_train: float, final_test: float) -> str:
-    """What the final weights say about H5: is the training set, scored like the test set,
-    still below it?"""
-    if final_train < final_test:
-        return ("scored with the same weights as the test set, the training images come out worse, so the lag "
-                "of the running mean is not the whole explanation")
-    return ("scored with the same weights as the test set, the training images come out at least as well, so "
-            "the crossing of the curves comes from the running mean")
-
-
-def per_variant(phrases: Mapping[str, str]) -> str:
-    """One sentence from a phrase per variant: "Under both variants, X." when they agree."""
-    if len(set(phrases.values())) == 1:
-        return f"Under {'both' if len(phrases) == 2 else 'all'} variants, {next(iter(phrases.values()))}."
-    return "; ".join(f"{'Under' if i == 0 else 'under'} {v}, {p}" for i, (v, p) in enumerate(phrases.items())) + "."
-
-
-def verdict_counts(table: Any, metric: str, variant: str) -> dict[str, int]:
-    """How many ``metric`` rows of :func:`side_by_side` got each verdict under ``variant``."""
-    rows = table[table["metric"] == metric]
-    return R.tally(rows[f"{variant} verdict"], R.VERDICTS)
-
-
-def format_side_by_side(table: Any, metric: str, variants: Sequence[str] = ("original", "stated")) -> Any:
-    """The ``metric`` rows of :func:`side_by_side` for reading: per variant our mean ± sd and
-    the verdict with the distance in seed sds."""
+def format_side_by_side(table: Any, metric: str, variants: Sequence[str] = ORDER) -> Any:
+    """The ``metric`` rows of :func:`side_by_side` for reading: per variant one column,
+    "mean ± sd, verdict"."""
     import pandas as pd
 
     from hwlib.tables import mean_sd, num
 
     rows = table[table["metric"] == metric]
     digits = 4 if metric == "loss" else 2
-    out = {"result": rows["id"], "configuration": rows["experiment"],
+    out = {"result": [R.result_name(r) for _, r in rows.iterrows()],
            "reported": [num(v, digits) for v in rows["reported"]]}
     for v in variants:
-        out[f"{v}: mean ± sd"] = [mean_sd(m, s, digits) for m, s in zip(rows[f"{v} mean"], rows[f"{v} sd"])]
-        out[f"{v}: verdict (sd)"] = [f"{verdict} ({num(d, 1, sign=True)})"
-                                     for verdict, d in zip(rows[f"{v} verdict"], rows[f"{v} distance_sd"])]
+        out[v] = [f"{mean_sd(m, s, digits)}, {verdict}"
+                  for m, s, verdict in zip(rows[f"{v} mean"], rows[f"{v} sd"], rows[f"{v} verdict"])]
     return pd.DataFrame(out).reset_index(drop=True)
 
 
-def setting_hypothesis(table: Any, ids: Sequence[str], metric: str = "accuracy",
-                       original: str = "original", stated: str = "stated") -> tuple[str, dict[str, Any]]:
-    """The outcome of "the ``original`` settings explain the numbers ``ids``" (the rule of the
-    module docstring) and its numbers: how many are reproduced under each variant and the
-    mean absolute distance in seed sds under each."""
-    rows = table[(table["id"].isin(ids)) & (table["metric"] == metric)]
-    if len(rows) != len(set(ids)):
-        raise ValueError(f"Not every id of {list(ids)} has a {metric} row.")
-    under = {v: int((rows[f"{v} verdict"] == "reproduced").sum()) for v in (original, stated)}
-    dist = {v: float(rows[f"{v} distance_sd"].abs().mean()) for v in (original, stated)}
-    if under[original] == len(rows) and under[stated] < len(rows):
+def _inside(row: Any, variant: str) -> bool:
+    return bool(row[f"{variant} pi_low"] <= row["reported"] <= row[f"{variant} pi_high"])
+
+
+def setting_hypothesis(table: Any, ids: Sequence[str], original: str = "original",
+                       stated: str = "stated") -> tuple[str, Any]:
+    """Does the ``original`` setting explain the reported numbers ``ids`` (accuracy and loss)?
+
+    For each number: does each variant's prediction interval hold it, and which variant's
+    mean is nearer (points, or loss). **supported** when ``original``'s intervals hold every
+    number and ``stated``'s miss at least one; **refuted** when ``original`` holds no more of
+    them than ``stated`` and is nearer for no more of them; **open** otherwise (e.g. nearer
+    but not inside). Returns the outcome and the evidence, a row per number and metric."""
+    import pandas as pd
+
+    from hwlib.tables import num
+
+    rows = table[table["id"].isin(ids)]
+    if len(rows) != 2 * len(set(ids)):
+        raise ValueError(f"Not every id of {list(ids)} has an accuracy and a loss row.")
+    inside = {v: [_inside(r, v) for _, r in rows.iterrows()] for v in (original, stated)}
+    gaps_ = {v: (rows[f"{v} mean"] - rows["reported"]).abs().to_numpy() for v in (original, stated)}
+    nearer = [original if o < s else stated if s < o else "neither" for o, s in zip(gaps_[original], gaps_[stated])]
+    n_in = {v: sum(inside[v]) for v in inside}
+    n_near = {v: nearer.count(v) for v in (original, stated)}
+    if n_in[original] == len(rows) and n_in[stated] < len(rows):
         outcome = SUPPORTED
-    elif under[original] == 0 and not dist[original] < dist[stated]:
+    elif n_in[original] <= n_in[stated] and n_near[original] <= n_near[stated]:
         outcome = REFUTED
     else:
         outcome = OPEN
-    return outcome, {"n": len(rows), "reproduced_original": under[original], "reproduced_stated": under[stated],
-                     "distance_original": dist[original], "distance_stated": dist[stated]}
+    evidence = pd.DataFrame({
+        "result": [f"{r['id']}, {r['metric']}" for _, r in rows.iterrows()],
+        "reported": [num(v, 4 if m == "loss" else 2) for v, m in zip(rows["reported"], rows["metric"])],
+        **{v: [f"{num(m, 4 if metric == 'loss' else 2)}, {'inside' if i else 'outside'}"
+               for m, metric, i in zip(rows[f"{v} mean"], rows["metric"], inside[v])] for v in (original, stated)},
+        "nearer": nearer,
+    })
+    return outcome, evidence
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,19 +264,17 @@ def swap_outcome(assignments: Mapping[str, Assignment], rows: tuple[int, int]) -
 def moved_verdicts(reported: R.Reported, group: str, runs: Mapping[str, Sequence[Any]],
                    assignment: Assignment) -> list[dict[str, Any]]:
     """For each row the best assignment moves: the reported accuracy and loss judged against
-    the prediction interval of the configuration it moves to (the rule of
-    :func:`hwlib.reproduction.verdict_for`, without the rank clause: ``reproduced``,
-    ``inconclusive`` or ``not reproduced``)."""
+    the prediction interval of the configuration it moves to
+    (:func:`hwlib.reproduction.verdict_for`)."""
     rows = reported.group(group)
     out = []
     for row, printed, best in assignment.moved:
         r = rows[row - 1]
         entry: dict[str, Any] = {"id": r.id, "row": row, "printed": printed, "moved_to": best}
-        for metric, key in R.METRICS.items():
-            scale = 100.0 if metric == "accuracy" else 1.0
-            p = R.prediction_interval([scale * v for v in R.values(runs[best], key).values()], metric)
+        for metric in R.METRICS:
+            p = R.predict(runs[best], metric)
             entry[metric] = {"reported": getattr(r, metric), "mean": p.mean, "low": p.low, "high": p.high,
-                             "verdict": R.verdict_for(getattr(r, metric), p, same_rank=False)}
+                             "verdict": R.verdict_for(getattr(r, metric), p)}
         out.append(entry)
     return out
 
@@ -310,38 +286,32 @@ def _short(name: str) -> str:
 
 
 def assignment_table(assignments: Mapping[str, Assignment]) -> Any:
-    """One row per variant: the printed assignment's distance and rank, the rows the best
-    assignment moves, its distance, and the share of assignments as close as the printed one."""
+    """One row per variant: the printed labelling's rank among all assignments, the rows the
+    best assignment moves, and the share of assignments that fit at least as well as the
+    printed one."""
     import pandas as pd
 
     from hwlib.tables import num
 
-    rows = []
-    for variant, a in assignments.items():
-        moved = "; ".join(f"row {i}: {_short(p)} → {_short(b)}" for i, p, b in a.moved) or "none"
-        rows.append({"variant": variant, "printed: distance": num(a.printed_distance, 1),
-                     "printed: rank": f"{a.printed_rank} of {a.n_assignments}", "best assignment moves": moved,
-                     "best: distance": num(a.best_distance, 1), "share as close as printed": num(a.share_as_close, 3)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{
+        "variant": variant, "printed labels: rank": f"{a.printed_rank} of {a.n_assignments}",
+        "best assignment moves": "; ".join(f"row {i}: {_short(p)} → {_short(b)}" for i, p, b in a.moved) or "none",
+        "share as close as printed": num(a.share_as_close, 3)} for variant, a in assignments.items()])
 
 
-def moved_markdown(moved: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
-    """A Markdown list: per variant and moved row (:func:`moved_verdicts`), the reported
-    accuracy and loss against our prediction interval of the configuration it moves to."""
+def moved_table(moved: Mapping[str, Sequence[Mapping[str, Any]]]) -> Any:
+    """Per variant and moved row (:func:`moved_verdicts`): the reported accuracy and loss
+    against our prediction interval of the configuration the row moves to, with verdicts."""
+    import pandas as pd
+
     from hwlib.tables import interval, num
 
-    lines = []
-    for variant, entries in moved.items():
-        if not entries:
-            lines.append(f"- `{variant}`: the best assignment moves no row.")
-        for e in entries:
-            a, lo = e["accuracy"], e["loss"]
-            lines.append(
-                f"- `{variant}`, row {e['row']} ({e['id']}, printed as {_short(e['printed'])}) read as "
-                f"{_short(e['moved_to'])}: accuracy {num(a['reported'], 2)}% against our prediction interval "
-                f"{interval(a['low'], a['high'], 2)}, *{a['verdict']}*; loss {num(lo['reported'], 4)} against "
-                f"{interval(lo['low'], lo['high'], 4)}, *{lo['verdict']}*.")
-    return "\n".join(lines)
+    def cell(m: Mapping[str, Any], digits: int) -> str:
+        return f"{num(m['reported'], digits)} vs {interval(m['low'], m['high'], digits)}: {m['verdict']}"
+
+    return pd.DataFrame([{"variant": variant, "row": f"{e['row']} ({e['id']})", "read as": _short(e["moved_to"]),
+                          "accuracy (%)": cell(e["accuracy"], 2), "loss": cell(e["loss"], 4)}
+                         for variant, entries in moved.items() for e in entries])
 
 
 # ---------------------------------------------------------------------------------------
@@ -374,21 +344,28 @@ def collapse_bound(collapsed: int, n: int, confidence: float = 0.95) -> float:
     return float(binomtest(collapsed, n).proportion_ci(confidence, method="exact").high)
 
 
-def tuned_numbers(found: Mapping[str, Any], table: Any, result_id: str = "S2.4b") -> dict[str, Any]:
-    """The numbers of H4 for the chapter (``found``: :func:`collapses`): per variant the runs,
-    collapses, lowest accuracy, and our mean, sd and verdict for ``result_id``; over both the
-    collapses, the Clopper-Pearson bound (%) and Fisher's p."""
-    variants = [v for v in found if v != "fisher_p"]
-    row = table[(table["id"] == result_id) & (table["metric"] == "accuracy")].iloc[0]
-    n = sum(found[v]["n"] for v in variants)
-    down = sum(found[v]["collapsed"] for v in variants)
-    out: dict[str, Any] = {"n": n, "collapsed": down, "bound": 100 * collapse_bound(down, n),
-                           "fisher_p": found.get("fisher_p", math.nan), "reported": row["reported"]}
-    for v in variants:
-        out |= {f"{v}_n": found[v]["n"], f"{v}_collapsed": found[v]["collapsed"],
-                f"{v}_min": min(found[v]["accuracies"]), f"{v}_mean": row[f"{v} mean"], f"{v}_sd": row[f"{v} sd"],
-                f"{v}_verdict": row[f"{v} verdict"]}
-    return out
+def instability(runs_by_variant: Mapping[str, Sequence[Any]], reported: R.Result) -> tuple[str, Any]:
+    """H4: do the runs of ``reported``'s experiment collapse to chance, and does that explain
+    the reported number? The report's own run did not collapse, so it is compared with our
+    runs that did not collapse either: **supported** when, under some variant, some runs
+    collapsed and without them the reported number (accuracy or loss) moves inside our
+    prediction interval; **refuted** otherwise (no run collapsed, or leaving the collapsed
+    ones out does not bring the number inside). Returns the outcome and a row per variant
+    and metric: runs, collapsed runs, and the verdict with and without the collapsed runs."""
+    import pandas as pd
+
+    rows, explains = [], False
+    for variant, runs in runs_by_variant.items():
+        down = {seed for _, seed, _ in R.collapsed({runs[0].experiment.name: runs})}
+        kept = [r for r in runs if r.experiment.train.seed not in down]
+        for metric in R.METRICS:
+            value = getattr(reported, metric)
+            every = R.verdict_for(value, R.predict(runs, metric))
+            without = R.verdict_for(value, R.predict(kept, metric)) if down and len(kept) >= 2 else "–"
+            explains |= bool(down) and every != "reproduced" and without == "reproduced"
+            rows.append({"variant": variant, "metric": metric, "runs": len(runs), "collapsed": len(down),
+                         "verdict, every run": every, "verdict, without collapsed runs": without})
+    return (SUPPORTED if explains else REFUTED), pd.DataFrame(rows)
 
 
 def seed_table(found: Mapping[str, Any]) -> Any:
@@ -400,21 +377,13 @@ def seed_table(found: Mapping[str, Any]) -> Any:
                          for i, a in enumerate(found[v]["accuracies"])])
 
 
-def instability_outcome(found: Mapping[str, Any], variants: Sequence[str] = ("original", "stated")) -> str:
-    """H4's rule (``found``: :func:`collapses`): **supported** when at least one run of some
-    variant collapsed; **refuted** when none did under any variant; (with 5 seeds per variant
-    "none" still allows a collapse rate up to :func:`collapse_bound`, which the chapter
-    states)."""
-    return SUPPORTED if any(found[v]["collapsed"] for v in variants) else REFUTED
-
-
 def epochs_above(runs: Sequence[Any]) -> list[tuple[int, int, int]]:
-    """``(seed, epochs with test accuracy above training accuracy, epochs)`` per run."""
-    out = []
-    for r in runs:
-        h = r.history
-        out.append((r.experiment.train.seed, int((h["test_accuracy"] > h["accuracy"]).sum()), len(h)))
-    return sorted(out)
+    """``(seed, epochs with test accuracy above training accuracy, epochs)`` per run
+    (:func:`hwlib.analysis.curve_facts`)."""
+    from hwlib.analysis import curve_facts
+
+    facts = [(r.experiment.train.seed, curve_facts(r.history)) for r in runs]
+    return sorted((seed, f["epochs_test_above_train"], f["epochs"]) for seed, f in facts)
 
 
 def above_outcome(counts: Sequence[tuple[int, int, int]]) -> str:
@@ -456,6 +425,19 @@ def lag(runs: Sequence[Any]) -> dict[str, float]:
     return {"rise": float(np.mean(steps)), "beats_next": float(np.mean(beats))}
 
 
+def lag_table(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """H5's lag, one row per variant (``rows``: the variant, :func:`lag`'s numbers and the
+    final accuracies), for reading."""
+    import pandas as pd
+
+    from hwlib.tables import num
+
+    return pd.DataFrame([{
+        "variant": r["variant"], "rise per epoch (pp)": num(r["rise"], 2),
+        "beats next epoch (%)": num(100 * r["beats_next"], 0),
+        **{k: num(v, 2) for k, v in r.items() if k.endswith("(%)")}} for r in rows])
+
+
 def evaluated_accuracy(run: Any, x: Any, y: Any) -> float:
     """The accuracy (%) of a run's final weights on ``x``, ``y`` (e.g. the whole training set,
     which Keras' per-epoch training accuracy does not measure)."""
@@ -492,55 +474,54 @@ def sensitivity_table(runs: Sequence[tuple[str, str, Any, Any]], setting: str) -
     return out
 
 
-CAUSES = {"H3": "rows 2 and 4 of the table swapped (H3)", "H4": "an unstable run: seeds collapse to chance (H4)"}
-INCONCLUSIVE = "inconclusive: our interval is too wide to judge"
+CAUSES = {"H3": "explained: rows 2 and 4 swapped (H3)", "H4": "explained: unstable runs (H4)"}
+UNCERTAIN = "too uncertain to judge"
+CATEGORIES = ("reproduced under original", "reproduced under stated only", *CAUSES.values(), UNCERTAIN,
+              "unexplained")
 
 
-def closing_table(table: Any, causes: Mapping[str, str], metric: str = "accuracy") -> Any:
-    """Every reported number (``metric`` rows of :func:`side_by_side`) and what explains it:
-    reproduced under which variant(s); else the cause a supported hypothesis gives it
-    (``causes``: ``{result id: cause}``); else "inconclusive" when an interval it lies in was
-    too wide to judge; else "unexplained"."""
-    import pandas as pd
-
-    rows = []
-    for _, r in table[table["metric"] == metric].iterrows():
-        under = [v for v in ("original", "stated") if r[f"{v} verdict"] == "reproduced"]
-        if under:
-            status = "reproduced under " + " and ".join(under)
-        elif r["id"] in causes:
-            status = causes[r["id"]]
-        elif "inconclusive" in (r["original verdict"], r["stated verdict"]):
-            status = INCONCLUSIVE
-        else:
-            status = "unexplained"
-        rows.append({"result": r["id"], "source": r["source"], "reported": r["reported"],
-                     "original": r["original verdict"], "stated": r["stated verdict"], "explanation": status})
-    return pd.DataFrame(rows)
+def explanation(row: Any, swapped: Collection[tuple[str, str]] = (), unstable: Collection[tuple[str, str]] = ()) -> str:
+    """What explains one reported number (a row of :func:`side_by_side`), in this order: a row
+    of a table read as swapped (``swapped``: ``{(result id, metric)}`` that H3 reproduces, so a
+    moved row's accuracy and loss are read alike); reproduced under a variant; reproduced once
+    collapsed runs are set aside (``unstable``, H4); too uncertain (an interval it lies in was
+    too wide); else unexplained."""
+    where = (row["id"], row["metric"])
+    if where in swapped:
+        return CAUSES["H3"]
+    if row["original verdict"] == "reproduced":
+        return "reproduced under original"
+    if row["stated verdict"] == "reproduced":
+        return "reproduced under stated only"
+    if where in unstable:
+        return CAUSES["H4"]
+    if "too uncertain" in (row["original verdict"], row["stated verdict"]):
+        return UNCERTAIN
+    return "unexplained"
 
 
-def format_closing(accuracy: Any, loss: Any) -> Any:
-    """The closing tables of both metrics (:func:`closing_table`) as one, a row per result."""
+def closing_table(table: Any, swapped: Collection[tuple[str, str]] = (),
+                  unstable: Collection[tuple[str, str]] = ()) -> Any:
+    """Every reported number, one row per result: its accuracy and loss, each with what
+    explains it (:func:`explanation`)."""
     import pandas as pd
 
     from hwlib.tables import num
 
-    loss = loss.set_index("result")
-    return pd.DataFrame({
-        "result": accuracy["result"],
-        "accuracy (%)": [num(v, 2) for v in accuracy["reported"]],
-        "what explains it": accuracy["explanation"],
-        "loss": [num(loss.loc[r, "reported"], 4) for r in accuracy["result"]],
-        "what explains the loss": [loss.loc[r, "explanation"] for r in accuracy["result"]],
-    })
+    ex = {(r["id"], r["metric"]): explanation(r, swapped, unstable) for _, r in table.iterrows()}
+    loss = {r["id"]: r["reported"] for _, r in table[table["metric"] == "loss"].iterrows()}
+    return pd.DataFrame([{
+        "result": R.result_name(r),
+        "accuracy (%)": num(r["reported"], 2), "accuracy: explanation": ex[(r["id"], "accuracy")],
+        "loss": num(loss[r["id"]], 4), "loss: explanation": ex[(r["id"], "loss")],
+    } for _, r in table[table["metric"] == "accuracy"].iterrows()])
 
 
-def explained_counts(closing: Any) -> dict[str, int]:
-    """How many numbers each kind of explanation covers (for the chapter's first paragraph)."""
-    status = closing["explanation"]
-    return {"n": len(status),
-            "reproduced_original": int(status.str.contains("under original").sum()),
-            "reproduced_stated_only": int((status == "reproduced under stated").sum()),
-            "caused": int(status.isin(CAUSES.values()).sum()),
-            "inconclusive": int((status == INCONCLUSIVE).sum()),
-            "unexplained": int((status == "unexplained").sum())}
+def summary_table(closing: Any) -> Any:
+    """How many reported accuracies and losses each kind of explanation covers (every kind,
+    zero included), for the chapter's opening."""
+    import pandas as pd
+
+    return pd.DataFrame({"explanation": CATEGORIES,
+                         "accuracies": [int((closing["accuracy: explanation"] == c).sum()) for c in CATEGORIES],
+                         "losses": [int((closing["loss: explanation"] == c).sum()) for c in CATEGORIES]})

@@ -1,7 +1,8 @@
 """Values and tables glued into a chapter's prose (MyST-NB ``glue``), and its key numbers.
 
-Every result-dependent number or phrase of the prose is glued from a computed value
-(:func:`glue_all`); tables are glued as Markdown for a numbered ``{table}``
+Every result-dependent number of the prose is glued from a computed value under a key
+written out whole where it is glued (:func:`glue_values`), so ``grep`` finds the cell that
+glued any key the prose uses; tables are glued as Markdown for a ``{table}``
 (:func:`glue_table`); :func:`key_numbers` prints a chapter's final numbers for nbval.
 """
 
@@ -10,31 +11,24 @@ from __future__ import annotations
 from typing import Any
 
 
-def glue_all(prefix: str, values: dict[str, Any]) -> None:
-    """Glue every value as ``{prefix}_{name}`` (not displayed) for the chapter's prose; a
-    space in a name becomes ``_`` (a glue key is one word in the prose's roles)."""
+def glue_values(values: dict[str, Any]) -> None:
+    """Glue every value under its whole key (not displayed), so each key can be grepped
+    where it is glued; a NumPy scalar is glued as the Python number it holds (as
+    ``np.float64(...)`` no format spec of the prose would read it)."""
     from myst_nb import glue
 
-    for name, value in values.items():
-        name = name.replace(" ", "_")
-        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-            value = value.item()  # a NumPy scalar glues as 'np.float64(...)', which no format spec reads
-        glue(f"{prefix}_{name}", value, display=False)
-
-
-def glue_markdown(name: str, text: str) -> None:
-    """Glue Markdown text (a list, a paragraph) for a ``{glue:md}`` block of the prose."""
-    from IPython.display import Markdown
-    from myst_nb import glue
-
-    glue(name, Markdown(text), display=False)
+    for key, value in values.items():
+        glue(key, value.item() if getattr(value, "ndim", None) == 0 else value, display=False)
 
 
 def glue_table(name: str, df: Any) -> None:
     """Glue a DataFrame as Markdown, for a numbered ``{table}`` with ``{glue:md}`` inside."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
     from hwlib.tables import to_markdown
 
-    glue_markdown(name, to_markdown(df))
+    glue(name, Markdown(to_markdown(df)), display=False)
 
 
 def key_numbers(runs: list[Any]) -> Any:

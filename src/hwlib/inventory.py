@@ -1,4 +1,5 @@
-"""The report's tables and figures (DESIGN.md "Inventory") and their labels in the book.
+"""The homework's tables and figures (Tables 1-7, Figures 1-30, the output-size formula) and
+their labels in the book.
 
 Each item maps the original report's number to the label of the numbered table or figure
 that regenerates it, and the chapter that holds it. Tests check every label is rendered.
@@ -57,7 +58,7 @@ REPRODUCTION: tuple[Item, ...] = (
     Item("R2", "tab-repro-cifar10-acc", "reproduction",
          "CIFAR-10 reported accuracies against our seeds, with verdicts"),
     Item("R3", "tab-repro-loss", "reproduction", "reported test losses against our seeds, with verdicts"),
-    Item("R4", "fig-repro-accuracy", "reproduction", "reported accuracies against our confidence intervals"),
+    Item("R4", "fig-repro-accuracy", "reproduction", "reported accuracies against our prediction intervals"),
     Item("R5", "tab-repro-mnist-pairs", "reproduction", "paired tests of every pair of Table 3"),
     Item("R6", "tab-repro-cifar10-pairs", "reproduction", "paired tests of every pair of Table 6"),
     Item("R7", "tab-repro-claims", "reproduction", "the report's comparative statements and their verdicts"),

@@ -1,41 +1,28 @@
-"""The original report's numbers and claims, checked against our runs over several seeds.
+"""The report's numbers and claims (``reported.yml`` beside this module), judged by our seeds.
 
-The reported values are data (``reported.yml`` beside this module, each with the table or
-section it comes from); this module turns them, with the stored runs of seeds ``0..n-1``,
-into the Reproduction chapter's tables and verdicts.
+**A number** (:func:`result_table`). A reported number is *one run*, so it is compared with
+where one new run of ours would fall: the 95 % Student-t **prediction interval** for a single
+new run, ``mean ± t(0.975, n-1) · sd · sqrt(1 + 1/n)`` over our ``n`` seeds, clipped to the
+metric's range (accuracy 0-100 %, loss >= 0). The confidence interval of our *mean* would be
+the wrong yardstick: it narrows as seeds are added, so more seeds would make a faithful single
+run *less* likely to count as reproduced. A reported test accuracy or test loss is
 
-Numbers (:func:`result_table`). A reported number is *one run*, so it is compared with where
-one new run of ours would fall: the 95 % Student-t **prediction interval** for a single new
-run, ``mean ± t(0.975, n-1) · sd · sqrt(1 + 1/n)`` over our ``n`` seeds, clipped to the
-metric's range (accuracy 0-100 %, loss >= 0). (The confidence interval of our *mean*
-would be the wrong yardstick: it narrows as seeds are added, so more seeds would make a
-faithful single run *less* likely to count as reproduced.) For each reported test accuracy
-and test loss:
+- **reproduced** when it lies inside that interval and the interval is informative (its
+  half-width is at most :data:`MAX_RELATIVE_HALF_WIDTH` of our mean);
+- **too uncertain** when it lies inside an interval wider than that (e.g. one seed never
+  learned): the interval admits a clearly better and a broken network alike;
+- **not reproduced** otherwise.
 
-- **reproduced** — the reported value lies inside the prediction interval, and that
-  interval is informative: its half-width is at most :data:`MAX_RELATIVE_HALF_WIDTH` of
-  our mean;
-- **inconclusive** — it lies inside an interval wider than that: a band of more than ±25 %
-  around our mean admits results of a clearly better or clearly broken network (e.g. when
-  one seed never learned), so it cannot confirm anything;
-- **rank only** — it lies outside the interval, but it keeps its rank: ranked within its
-  group (the rows of the report's table, or a base run and its L2 variants) by that metric,
-  the configuration takes the same place by the report's numbers as by our means;
-- **not reproduced** — otherwise.
+Inside the interval means ``|reported - mean| / sd <= t · sqrt(1 + 1/n)`` (the distance in
+seed sds, :func:`distance_cutoff`): the cut-off grows as the number of seeds shrinks.
 
-Beside each verdict, the distance ``(reported - mean) / sd`` says how many of our seed
-standard deviations the reported value lies from our mean.
-
-Claims (:func:`claim_table`). Every comparison is a paired t-test over seeds (two-sided,
+**A claim** (:func:`claim_table`). Every comparison is a paired t-test over seeds (two-sided,
 α = 0.05; the seed fixes initial weights and shuffling, so runs of two configurations with
 the same seed are paired). The Holm adjustment runs over one family per dataset: every
-comparison the chapter makes between that dataset's runs (all pairs of the sweep table and
-each claim's comparisons), each computed once (:func:`comparisons`), so a pair has one
-p-value and one outcome wherever it appears. A claim is
-
-- **supported** — every comparison it makes is significant in the claimed direction;
-- **contradicted** — at least one is significant in the opposite direction;
-- **not shown** — otherwise (the seeds cannot tell the difference from noise).
+comparison made between that dataset's runs (all pairs of the sweep table and each claim's
+comparisons), each computed once (:class:`Comparisons`). A claim is **supported** when every
+comparison it makes is significant in the claimed direction, **contradicted** when one is
+significant in the opposite direction, and **not shown** otherwise.
 """
 
 from __future__ import annotations
@@ -49,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from hwlib import experiments as E
+from hwlib.config import N_CLASSES
 from hwlib.errors import ConfigError
 from hwlib.stats import by_seed, holm, paired_test, summarize, t_quantile
 
@@ -56,8 +44,7 @@ ALPHA = 0.05
 CONFIDENCE = 0.95
 MAX_RELATIVE_HALF_WIDTH = 0.25  # an interval of mean ± more than 25% of the mean decides nothing
 METRICS = {"accuracy": "test_accuracy", "loss": "test_loss"}  # reported name -> metrics.json key
-HIGHER_IS_BETTER = {"accuracy": True, "loss": False}
-VERDICTS = ("reproduced", "inconclusive", "rank only", "not reproduced")
+VERDICTS = ("reproduced", "too uncertain", "not reproduced")
 RANGES = {"accuracy": (0.0, 100.0), "loss": (0.0, math.inf)}  # where a metric can lie
 CLAIM_VERDICTS = ("supported", "not shown", "contradicted")
 OUTCOMES = ("confirmed", "reversed", "not significant")  # of one paired comparison
@@ -117,6 +104,14 @@ class Reported:
                 return r
         raise KeyError(f"No reported result {result_id!r} in {self.path}.")
 
+    def for_experiment(self, name: str) -> Result | None:
+        """The reported result of the network ``name`` trains (an experiment with the same
+        network and training settings counts: the base net is row 1 of its sweep table)."""
+        exp = E.get(name)
+        same = [r for r in self.results if r.experiment == name] or [
+            r for r in self.results if (E.get(r.experiment).model, E.get(r.experiment).train) == (exp.model, exp.train)]
+        return same[0] if same else None
+
     def ranked(self, name: str) -> list[Result]:
         """A group's results from the best to the worst reported accuracy (the report's order)."""
         return sorted(self.group(name), key=lambda r: -r.accuracy)
@@ -148,7 +143,7 @@ def load_reported(path: str | Path | None = None) -> Reported:
         where = f"results[{i}]"
         if not isinstance(row, dict):
             raise _bad(path, where, f"expected a mapping, got {row!r}")
-        missing = {"id", "experiment", "source", "group", "accuracy", "loss"} - set(row)
+        missing = {"id", "experiment", "source", "accuracy", "loss"} - set(row)
         if missing:
             raise _bad(path, where, f"missing field(s) {', '.join(sorted(missing))}")
         if row["id"] in seen:
@@ -162,7 +157,7 @@ def load_reported(path: str | Path | None = None) -> Reported:
                 raise _bad(path, where, f"{metric} must be a number >= 0, got {v!r}")
         if row["accuracy"] > 100:
             raise _bad(path, where, f"accuracy is in percent (0-100), got {row['accuracy']!r}")
-        results.append(Result(str(row["id"]), row["experiment"], str(row["source"]), str(row["group"]),
+        results.append(Result(str(row["id"]), row["experiment"], str(row["source"]), str(row.get("group") or ""),
                               float(row["accuracy"]), float(row["loss"])))
     claims = []
     for i, row in enumerate(doc.get("claims") or []):
@@ -192,32 +187,28 @@ def load_reported(path: str | Path | None = None) -> Reported:
 # ---------------------------------------------------------------------------------------
 # Runs over seeds
 # ---------------------------------------------------------------------------------------
-def seed_list(n: Any, what: str = "seeds") -> list[int]:
-    """Seeds ``0..n-1``; a study needs at least two (a standard deviation, a paired test)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ConfigError(f"{what} must be a whole number >= 2 (seeds 0..{what}-1 are used), got {n!r}.")
-    return list(range(n))
+def collect(settings: Any, reported: Reported, seeds: int) -> dict[str, list[Any]]:
+    """The runs of every experiment ``reported`` needs, seeds ``0..seeds-1`` each
+    (``settings``: a chapter's :class:`hwlib.settings.Settings`: profile, variant, store,
+    training on a miss)."""
+    E.seed_list(seeds)
+    return {name: settings.seed_runs(name, seeds) for name in reported.experiments()}
 
 
-def collect(settings: Any, reported: Reported, seeds: Mapping[str, int],
-            by_name: Mapping[str, int] | None = None) -> dict[str, list[Any]]:
-    """The runs of every experiment ``reported`` needs: seeds ``0..seeds[dataset]-1``.
-
-    ``settings``: a chapter's :class:`hwlib.settings.Settings` (profile, variant, store,
-    training on a miss); ``seeds``: the number of seeds per dataset, e.g. ``{"mnist": 5,
-    "cifar10": 3}``; ``by_name``: more seeds for single experiments (the tuned L2 run).
-    """
-    for dataset, n in seeds.items():
-        seed_list(n, f"{dataset}_seeds")
-    for name, n in (by_name or {}).items():
-        seed_list(n, f"seeds of {name}")
-    runs = {}
-    for name in reported.experiments():
-        dataset = E.EXPERIMENTS[name].dataset
-        if dataset not in seeds:
-            raise ConfigError(f"How many seeds for {dataset}? Give {dataset}_seeds (needed by {name}).")
-        runs[name] = settings.seed_runs(name, (by_name or {}).get(name, seeds[dataset]))
-    return runs
+def label(name: str, dataset: bool = True) -> str:
+    """An experiment in words: "CIFAR-10, 3×3 stride 2", "MNIST, L2 on every layer" (without
+    the dataset's name when ``dataset`` is false: "3×3 stride 2")."""
+    exp = E.get(name)
+    if not dataset:
+        return label(name).split(", ", 1)[1]
+    dataset = {"mnist": "MNIST", "cifar10": "CIFAR-10"}[exp.dataset]
+    if exp.model.l2_layers:
+        tuned = exp.train.learning_rate != E.get(f"{exp.dataset}-base").train.learning_rate
+        return f"{dataset}, {'tuned L2' if tuned else 'L2 on every layer'}"
+    conv = exp.model.convs[0]
+    text = f"{dataset}, {conv.kernel}×{conv.kernel} stride {conv.stride}"
+    text += ", valid padding" if conv.padding == "valid" else ""
+    return text + (" (base network)" if exp.model == E.get(f"{exp.dataset}-base").model else "")
 
 
 def values(runs: Sequence[Any], metric: str) -> dict[int, float]:
@@ -229,7 +220,6 @@ def values(runs: Sequence[Any], metric: str) -> dict[int, float]:
     return by_seed(runs, metric)
 
 
-N_CLASSES = 10  # MNIST and CIFAR-10 alike
 CHANCE_MARGIN = 0.01  # a run within 1 point of chance accuracy (train and test) never learned
 
 
@@ -255,21 +245,9 @@ def unique_runs(runs: Mapping[str, Sequence[Any]]) -> int:
     return len({r.key for rs in runs.values() for r in rs})
 
 
-def collapsed_text(found: Sequence[tuple[str, int, float]]) -> str:
-    """:func:`collapsed` in words, for the prose."""
-    if not found:
-        return "none of the runs"
-    return "; ".join(f"{name} seed {seed} (test accuracy {100 * acc:.2f}%)" for name, seed, acc in found)
-
-
 def _scale(key: str) -> float:
     """Losses as they are; accuracies and gaps in percent."""
     return 1.0 if key == "test_loss" else 100.0
-
-
-def _rank(ids: Sequence[str], score: Mapping[str, float], higher_better: bool) -> dict[str, int]:
-    order = sorted(ids, key=lambda i: -score[i] if higher_better else score[i])
-    return {i: order.index(i) + 1 for i in ids}
 
 
 @dataclass(frozen=True)
@@ -301,58 +279,54 @@ def prediction_interval(values: Sequence[float], metric: str = "accuracy",
     return Prediction(s.n, s.mean, s.sd, low, high, half, (low, high) != (s.mean - half, s.mean + half))
 
 
+def distance_cutoff(n: int, confidence: float = CONFIDENCE) -> float:
+    """How far, in seed sds, a value may lie from the mean of ``n`` seeds and still be inside
+    the prediction interval: ``t((1 + confidence) / 2, n - 1) · sqrt(1 + 1/n)``."""
+    return t_quantile((1 + confidence) / 2, n - 1) * math.sqrt(1 + 1 / n)
+
+
+def predict(runs: Sequence[Any], metric: str, confidence: float = CONFIDENCE) -> Prediction:
+    """The prediction interval of ``metric`` ("accuracy" in %, or "loss") over ``runs``."""
+    key = METRICS[metric]
+    return prediction_interval([_scale(key) * v for v in values(runs, key).values()], metric, confidence)
+
+
 def result_table(reported: Reported, runs: Mapping[str, Sequence[Any]],
                  confidence: float = CONFIDENCE) -> Any:
-    """One row per reported number: the reported value, ours over the seeds, the verdict.
-
-    ``runs`` maps each experiment name to its runs (one per seed). Columns: id, source,
-    experiment, dataset, group, metric, reported, seeds, mean, sd, pi_low, pi_high (the
-    clipped prediction interval), pi_half_width, clipped, difference (ours - reported;
-    accuracies in percentage points), distance_sd ((reported - mean) / sd), rank_reported,
-    rank_ours (within the result's group), verdict.
-    """
+    """One row per reported number and metric: the reported value, ours over the seeds, the
+    verdict. ``runs`` maps each experiment name to its runs (one per seed). Columns: id,
+    label, source, experiment, dataset, group, metric, reported, seeds, mean, sd, pi_low,
+    pi_high (clipped), pi_half_width, clipped, difference (ours - reported; accuracies in
+    points), distance_sd ((reported - mean) / sd), verdict."""
     import pandas as pd
 
     rows = []
-    for metric, key in METRICS.items():
-        scale = _scale(key)
-        preds = {}
-        for r in reported.results:
-            if not runs.get(r.experiment):
-                raise ConfigError(f"No runs of {r.experiment} (needed for {r.id}, {r.source}).")
-            preds[r.id] = prediction_interval([scale * v for v in values(runs[r.experiment], key).values()],
-                                              metric, confidence)
-        for r in reported.results:
-            group = [g.id for g in reported.group(r.group)]
-            rep_rank = _rank(group, {g.id: getattr(g, metric) for g in reported.group(r.group)},
-                             HIGHER_IS_BETTER[metric])[r.id]
-            our_rank = _rank(group, {g: preds[g].mean for g in group}, HIGHER_IS_BETTER[metric])[r.id]
-            p, value = preds[r.id], getattr(r, metric)
+    for r in reported.results:
+        if not runs.get(r.experiment):
+            raise ConfigError(f"No runs of {r.experiment} (needed for {r.id}, {r.source}).")
+        for metric in METRICS:
+            p, value = predict(runs[r.experiment], metric, confidence), getattr(r, metric)
             rows.append({
-                "id": r.id, "source": r.source, "experiment": r.experiment,
+                "id": r.id, "label": label(r.experiment), "source": r.source, "experiment": r.experiment,
                 "dataset": E.EXPERIMENTS[r.experiment].dataset, "group": r.group, "metric": metric,
                 "reported": value, "seeds": p.n, "mean": p.mean, "sd": p.sd,
                 "pi_low": p.low, "pi_high": p.high, "pi_half_width": p.half_width, "clipped": p.clipped,
                 "difference": p.mean - value,
                 "distance_sd": (value - p.mean) / p.sd if p.sd > 0 else math.copysign(math.inf, value - p.mean),
-                "rank_reported": rep_rank, "rank_ours": our_rank,
-                "verdict": verdict_for(value, p, rep_rank == our_rank),
+                "verdict": verdict_for(value, p),
             })
-    order = {r.id: i for i, r in enumerate(reported.results)}
-    df = pd.DataFrame(rows)
-    df["_order"] = df["id"].map(order)
-    return df.sort_values(["_order", "metric"], kind="stable").drop(columns="_order").reset_index(drop=True)
+    return pd.DataFrame(rows)
 
 
-def verdict_for(value: float, prediction: Prediction, same_rank: bool) -> str:
+def verdict_for(value: float, prediction: Prediction) -> str:
     """The rule of the module docstring: inside an informative prediction interval, inside a
-    too wide one, outside but with the same rank, or none of these."""
+    too wide one, or outside."""
     if math.isnan(prediction.half_width):
         raise ConfigError("A verdict needs a prediction interval: train at least two seeds.")
     if prediction.low <= value <= prediction.high:
         wide = prediction.half_width > MAX_RELATIVE_HALF_WIDTH * abs(prediction.mean)
-        return "inconclusive" if wide else "reproduced"
-    return "rank only" if same_rank else "not reproduced"
+        return "too uncertain" if wide else "reproduced"
+    return "not reproduced"
 
 
 def worked_example(results: Any, result_id: str, metric: str = "accuracy",
@@ -371,6 +345,11 @@ def worked_example(results: Any, result_id: str, metric: str = "accuracy",
             "inside": "inside" if row["pi_low"] <= row["reported"] <= row["pi_high"] else "outside"}
 
 
+def result_name(row: Any) -> str:
+    """A result's code and its configuration in words: "T6.2: CIFAR-10, 3×3 stride 2"."""
+    return f"{row['id']}: {row['label']}"
+
+
 def format_result_table(df: Any, metric: str) -> Any:
     """The ``metric`` rows of :func:`result_table` for reading, one row per reported result."""
     import pandas as pd
@@ -380,16 +359,39 @@ def format_result_table(df: Any, metric: str) -> Any:
     rows = df[df["metric"] == metric]
     digits = 4 if metric == "loss" else 2
     return pd.DataFrame({
-        "result": rows["id"],
-        "configuration": rows["experiment"],
+        "result": [result_name(r) for _, r in rows.iterrows()],
         "reported": [num(v, digits) for v in rows["reported"]],
         "ours: mean ± sd": [mean_sd(v, s, digits) for v, s in zip(rows["mean"], rows["sd"])],
-        "95% prediction interval": [interval(lo, hi, digits) + (" (clipped)" if c else "")
-                                    for lo, hi, c in zip(rows["pi_low"], rows["pi_high"], rows["clipped"])],
+        "95% prediction interval": [interval(lo, hi, digits) for lo, hi in zip(rows["pi_low"], rows["pi_high"])],
         "distance (sd)": [num(d, 1, sign=True) for d in rows["distance_sd"]],
-        "rank: report / ours": [f"{a} / {b}" for a, b in zip(rows["rank_reported"], rows["rank_ours"])],
         "verdict": rows["verdict"],
     }).reset_index(drop=True)
+
+
+def summary_table(results: Any) -> Any:
+    """How many reported accuracies and losses (:func:`result_table`) got each verdict."""
+    import pandas as pd
+
+    counts = {plural: [int(((results["metric"] == m) & (results["verdict"] == v)).sum()) for v in VERDICTS]
+              for m, plural in (("accuracy", "accuracies"), ("loss", "losses"))}
+    return pd.DataFrame({"verdict": VERDICTS, **counts})
+
+
+def example_table(example: Mapping[str, Any]) -> Any:
+    """:func:`worked_example` as a table of steps: what, formula, value."""
+    import pandas as pd
+
+    from hwlib.tables import interval, num
+
+    return pd.DataFrame([
+        ("seeds", "n", str(example["n"])),
+        ("our mean ± seed sd (%)", "", f"{num(example['mean'], 2)} ± {num(example['sd'], 2)}"),
+        ("Student's t", f"97.5 % quantile, {example['df']} degrees of freedom", num(example["t"], 3)),
+        ("half-width (points)", "t · sd · √(1 + 1/n)", num(example["half"], 2)),
+        ("prediction interval (%)", "mean ± half-width", interval(example["low"], example["high"], 2)),
+        ("reported (%)", "", num(example["reported"], 2)),
+        ("for contrast: confidence interval of the mean, half-width", "t · sd / √n", num(example["ci_half"], 2)),
+    ], columns=["step", "formula", "value"])
 
 
 def tally(values: Any, labels: Sequence[str]) -> dict[str, int]:
@@ -499,7 +501,8 @@ def pairwise_table(reported: Reported, group: str, comps: Comparisons) -> Any:
 
     rows = reported.ranked(group)
     return pd.DataFrame([{
-        "better in the report": c.a, "worse in the report": c.b, "seeds": c.n,
+        "better in the report": label(c.a, dataset=False), "worse in the report": label(c.b, dataset=False),
+        "seeds": c.n,
         "difference (pp)": c.mean_difference, "ci_low": c.ci_low, "ci_high": c.ci_high,
         "t": c.t, "p": c.p, "p (Holm)": c.p_holm, "our seeds": c.outcome,
     } for c in (comps.get(x.experiment, y.experiment) for x, y in itertools.combinations(rows, 2))])
@@ -516,10 +519,19 @@ def format_pairwise_table(df: Any) -> Any:
         "worse in the report": df["worse in the report"],
         "difference (pp)": [num(d, 2, sign=True) for d in df["difference (pp)"]],
         "95% CI (pp)": [interval(lo, hi, 2, sign=True) for lo, hi in zip(df["ci_low"], df["ci_high"])],
-        "p": [_p(p) for p in df["p"]],
         "p (Holm)": [_p(p) for p in df["p (Holm)"]],
         "our seeds": df["our seeds"],
     })
+
+
+def pairs_summary(pairs: Mapping[str, Any]) -> Any:
+    """How many pairs of each sweep table (:func:`pairwise_table`, by dataset) our seeds
+    confirm, reverse or cannot tell apart."""
+    import pandas as pd
+
+    names = {"mnist": "MNIST (Table 3)", "cifar10": "CIFAR-10 (Table 6)"}
+    return pd.DataFrame([{"table": names[d], "pairs": len(df), **tally(df["our seeds"], OUTCOMES)}
+                         for d, df in pairs.items()])
 
 
 def _p(p: float) -> str:
@@ -571,20 +583,7 @@ REQUESTS: dict[str, Callable[[Reported, Mapping[str, str]], list[Request]]] = {
 CHECKS = REQUESTS  # the claim tests reported.yml may name
 CHECK_PARAMS = {"ranking": {"group"}, "stride_hurts": {"dataset"},
                 "closes_gap_costs_accuracy": {"base", "other"}, "generalizes_better": {"base", "other"}}
-_METRIC_TEXT = {"test_accuracy": "test accuracy", "gap": "train − test accuracy gap", "test_loss": "test loss"}
-
-
-def describe(c: Comparison) -> str:
-    """One comparison for people: 'mnist-k5s1-same vs mnist-k3s1-valid, test accuracy:
-    difference 0.41 points (Holm-adjusted p = 0.012): confirmed'."""
-    from hwlib.tables import num
-
-    unit = "" if c.metric == "test_loss" else " points"
-    verdict = {"confirmed": "confirmed", "reversed": "the other way round",
-               "not significant": "not significant"}[c.outcome]
-    p = _p(c.p_holm)
-    return (f"{c.a} vs {c.b}, {_METRIC_TEXT[c.metric]}: difference {num(c.mean_difference, 2)}{unit} "
-            f"(Holm-adjusted p {p if p.startswith('<') else '= ' + p}): {verdict}")
+METRIC_NAMES = {"test_accuracy": "test accuracy", "gap": "train − test gap", "test_loss": "test loss"}
 
 
 def check_claim(reported: Reported, claim: Claim, comps: Comparisons) -> tuple[str, list[Comparison]]:
@@ -593,27 +592,35 @@ def check_claim(reported: Reported, claim: Claim, comps: Comparisons) -> tuple[s
     return _claim_verdict(found), found
 
 
-def evidence_markdown(claims: Any) -> str:
-    """The comparisons behind each claim of :func:`claim_table`, as a Markdown list (one item
-    per claim, its comparisons in sentences): too long for a table cell in print."""
-    items = []
-    for _, c in claims.iterrows():
-        lines = "; ".join(part.strip() for part in c["evidence"].split(";"))
-        items.append(f"- *{c['claim']}* ({c['source']}; {c['verdict']}): {lines}.")
-    return "\n".join(items)
-
-
 def claim_table(reported: Reported, comps: Comparisons) -> Any:
-    """One row per claim: source, statement, the comparisons it makes, the verdict."""
+    """One row per claim: source, statement, how many of its comparisons our seeds confirm
+    and reverse, the verdict."""
     import pandas as pd
 
     rows = []
     for claim in reported.claims:
         verdict, found = check_claim(reported, claim, comps)
-        rows.append({"id": claim.id, "source": claim.source, "claim": claim.statement,
-                     "evidence": "; ".join(describe(c) for c in found), "comparisons": len(found),
+        rows.append({"id": claim.id, "source": claim.source, "claim": claim.statement, "comparisons": len(found),
                      "confirmed": sum(c.outcome == "confirmed" for c in found),
                      "reversed": sum(c.outcome == "reversed" for c in found), "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def evidence_table(reported: Reported, comps: Comparisons) -> Any:
+    """The comparisons behind every claim, one row each, in the direction the claim states:
+    the claim's id, the two configurations in words, the metric, our mean paired difference
+    (points; loss as it is), the Holm-adjusted p-value and the outcome."""
+    import pandas as pd
+
+    from hwlib.tables import num
+
+    rows = []
+    for claim in reported.claims:
+        for c in check_claim(reported, claim, comps)[1]:
+            dataset = label(c.a).split(", ", 1)[0]
+            rows.append({"claim": claim.id, "comparison": f"{dataset}: {label(c.a, False)} vs {label(c.b, False)}",
+                         "metric": METRIC_NAMES[c.metric], "difference": num(c.mean_difference, 2, sign=True),
+                         "p (Holm)": _p(c.p_holm), "outcome": c.outcome})
     return pd.DataFrame(rows)
 
 
@@ -625,6 +632,24 @@ def histories(runs: Sequence[Any]) -> Any:
     import pandas as pd
 
     return pd.concat([r.history.assign(seed=r.experiment.train.seed) for r in runs], ignore_index=True)
+
+
+def band_table(bands: Mapping[str, Any]) -> Any:
+    """After the last epoch, per experiment (``bands``: :func:`histories` by name): the range
+    over the seeds of the test and training accuracy (%), and the mean train - test gap."""
+    import pandas as pd
+
+    from hwlib.tables import interval, num
+
+    rows = []
+    for name, h in bands.items():
+        last = h[h["epoch"] == h["epoch"].max()]
+        test, trained = 100 * last["test_accuracy"], 100 * last["accuracy"]
+        rows.append({"network": label(name), "seeds": int(h["seed"].nunique()),
+                     "test accuracy": interval(test.min(), test.max(), 2),
+                     "training accuracy": interval(trained.min(), trained.max(), 2),
+                     "gap (pp)": num(float((trained - test).mean()), 2)})
+    return pd.DataFrame(rows)
 
 
 def key_verdicts(results: Any, claims: Any) -> Any:

@@ -21,8 +21,7 @@ from hwlib.store import RunStore
 
 # Parameters a chapter has beyond :class:`Settings`' fields, and fields it does not have (the
 # Gaps chapter compares both variants, so it has no ``variant``).
-EXTRA_PARAMETERS = {"reproduction": ("mnist_seeds", "cifar10_seeds", "tuned_seeds"),
-                    "gaps": ("mnist_seeds", "cifar10_seeds", "tuned_seeds", "sensitivity_seeds")}
+EXTRA_PARAMETERS = {"reproduction": ("seeds",), "gaps": ("seeds", "sensitivity_seeds")}
 OMITTED_PARAMETERS = {"gaps": ("variant",)}
 
 
@@ -103,23 +102,22 @@ class Settings:
         from hwlib.train import run
 
         return run(self.experiment(name), RunStore(self.store), weights=name in E.NEEDS_WEIGHTS,
-                   data_dir=self.data_dir, train=self.train)
+                   data_dir=self.data_dir, train=self.train, log=progress)
 
     def seed_runs(self, name: str, seeds: int) -> list:
         """The runs of experiment ``name`` with seeds ``0..seeds-1`` (stored or trained).
 
         Only seed 0 keeps its weights (when the figures need them), as `hwlib sweep --seeds`.
         """
-        from hwlib.reproduction import seed_list
         from hwlib.train import run
 
         if self.seed:
             raise ConfigError(f"This chapter trains seeds 0..N-1 itself; leave seed at 0 (got {self.seed}) "
                               "and set the number of seeds instead.")
         store = RunStore(self.store)
-        exps = [self.experiment(name).with_overrides({"seed": s}) for s in seed_list(seeds)]
+        exps = [self.experiment(name).with_overrides({"seed": s}) for s in E.seed_list(seeds)]
         return [run(exp, store, weights=E.keeps_weights(exp, several_seeds=True), data_dir=self.data_dir,
-                    train=self.train) for exp in exps]
+                    train=self.train, log=progress) for exp in exps]
 
     def data(self, name: str):
         """The dataset (with the experiment's subset) that experiment ``name`` uses."""
@@ -131,11 +129,9 @@ class Settings:
 def check_parameters(params: dict[str, Any]) -> Settings:
     """Check parameters meant for every chapter: :class:`Settings`' fields plus any chapter's
     extras (:data:`EXTRA_PARAMETERS`, each a number of seeds >= 2)."""
-    from hwlib.reproduction import seed_list
-
     extras = {name for names in EXTRA_PARAMETERS.values() for name in names}
     for name in sorted(extras & set(params)):
-        seed_list(params[name], name)
+        E.seed_list(params[name], name)
     return Settings.from_params(**{k: v for k, v in params.items() if k not in extras})
 
 
@@ -145,6 +141,15 @@ def chapter_parameters(chapter: str, params: dict[str, Any]) -> dict[str, Any]:
     others = {name for c, names in EXTRA_PARAMETERS.items() if c != chapter for name in names}
     dropped = (others - set(EXTRA_PARAMETERS.get(chapter, ()))) | set(OMITTED_PARAMETERS.get(chapter, ()))
     return {k: v for k, v in params.items() if k not in dropped}
+
+
+def progress(message: str) -> None:
+    """A chapter's progress (a run read from the store, each epoch of a run it trains), on
+    stderr: papermill's ``--log-output`` shows it, the book leaves stderr out, and ``hwlib
+    report`` drops it from the committed chapters."""
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
 
 
 def _check_optional_int(name: str, value: Any) -> None:

@@ -1,8 +1,9 @@
 """Every table of the report, as a pandas DataFrame (and as Markdown for the book).
 
 One typography for every table of the book: numbers carry a true minus sign (U+2212, as
-the figures' axes do; :func:`num`), headers are in sentence case (:func:`header`), and in
-the book a "mean ± sd" or "[low, high]" never breaks across lines (:func:`to_markdown`).
+the figures' axes do; :func:`hwlib.numfmt.num`, also importable as ``tables.num``),
+headers are in sentence case (:func:`header`), sizes read "5×5", and in the book a
+"mean ± sd" or "[low, high]" never breaks across lines (:func:`to_markdown`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from hwlib.config import DATASET_SHAPES, Experiment, shape_walk
+from hwlib.numfmt import MINUS, num  # noqa: F401 (tables.num: the chapters' and reproduction's formatter)
 
 
 def architecture_table(exp: Experiment) -> pd.DataFrame:
@@ -124,14 +126,7 @@ def format_seed_table(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-MINUS = "\u2212"
 NBSP = "\u00a0"
-
-
-def num(value: float, digits: int, sign: bool = False) -> str:
-    """``value`` with ``digits`` decimals and a true minus sign; ``sign`` adds "+" to
-    positive numbers (differences)."""
-    return f"{value:{'+' if sign else ''}.{digits}f}".replace("-", MINUS)
 
 
 def mean_sd(mean: float, sd: float, digits: int) -> str:
@@ -168,11 +163,75 @@ def changes_table(original: Experiment, changed: Experiment) -> pd.DataFrame:
 
 
 def shape_walk_table(exp: Experiment) -> pd.DataFrame:
-    """The output-size formula applied layer by layer to an experiment's network."""
-    rows = [{"Layer": s.layer, "Input size": s.input_size, "Formula": s.formula,
+    """The output-size formula applied layer by layer to an experiment's network, written
+    as the book writes it (⌊…⌋, a true minus sign)."""
+    def formula(text: str) -> str:
+        return re.sub(r"floor\((.*)\)( \+ 1 = \d+)$", "⌊\\1⌋\\2", text).replace(" - ", f" {MINUS} ")
+
+    rows = [{"Layer": s.layer, "Input size": s.input_size, "Formula": formula(s.formula),
              "Output": f"{s.output_size}x{s.output_size}x{s.channels}"}
             for s in shape_walk(exp.model, DATASET_SHAPES[exp.dataset])]
     return pd.DataFrame(rows)
+
+
+def experiment_table(experiments: Sequence[Experiment]) -> pd.DataFrame:
+    """One row per experiment: its first convolution's kernel, stride and padding, epochs,
+    batch size, pixel range, the layers with L2 ("all" when every weighted layer has it)
+    and its config key."""
+    def l2(e: Experiment) -> str:
+        layers = e.model.l2_layers
+        return "none" if not layers else "all" if set(layers) == set(e.model.layer_names()) else ", ".join(layers)
+
+    return pd.DataFrame([{
+        "Experiment": e.name, "Kernel": f"{e.model.convs[0].kernel}x{e.model.convs[0].kernel}",
+        "Stride": e.model.convs[0].stride, "Padding": e.model.convs[0].padding, "Epochs": e.train.epochs,
+        "Batch": e.train.batch_size, "Pixels": "0–255" if e.train.input_scale == "raw" else "0–1",
+        "L2 on": l2(e), "Config key": e.key()} for e in experiments])
+
+
+def feature_map_table(maps: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per convolution layer: how many feature maps it makes and their size."""
+    return pd.DataFrame([{"Layer": name, "Maps": int(m.shape[2]), "Size (pixels)": f"{m.shape[0]}x{m.shape[1]}"}
+                         for name, m in maps.items()])
+
+
+def curves_table(facts: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Several runs' learning-curve numbers side by side (``facts``: a column name for each
+    run and its :func:`hwlib.analysis.curve_facts`): one row per number."""
+    rows = {
+        "Test accuracy (%)": lambda f: num(f["test_acc"], 2),
+        "Training accuracy (%)": lambda f: num(f["train_acc"], 2),
+        "Gap: training − test (points)": lambda f: num(f["gap"], 2),
+        "Best test accuracy (%)": lambda f: f"{num(f['best_test_acc'], 2)} (epoch {f['best_epoch']})",
+        "Test loss": lambda f: num(f["test_loss"], 4),
+        "Lowest test loss": lambda f: f"{num(f['min_test_loss'], 4)} (epoch {f['min_test_loss_epoch']})",
+        "Epochs with test above training accuracy":
+            lambda f: f"{f['epochs_test_above_train']} / {f['epochs']}",
+    }
+    return pd.DataFrame([{"measure": name, **{run: cell(f) for run, f in facts.items()}}
+                         for name, cell in rows.items()])
+
+
+def reported_table(rows: Sequence[tuple[str, Any, Any, Sequence[Any]]]) -> pd.DataFrame:
+    """The homework's numbers beside ours: for each ``(network, reported, run, seed_runs)``
+    (``reported``: a :class:`hwlib.reproduction.Result` or ``None``), the reported test
+    accuracy and loss, this run's, and the mean ± sd over ``seed_runs``; two rows per
+    network (accuracy, loss)."""
+    from hwlib.stats import summarize
+
+    out = []
+    for network, rep, run, seeds in rows:
+        n = len(seeds)
+        acc = summarize([100 * r.metrics["test_accuracy"] for r in seeds])
+        loss = summarize([r.metrics["test_loss"] for r in seeds])
+        for measure, reported, ours, s, digits in (
+                ("test accuracy (%)", rep.accuracy if rep else None, 100 * run.metrics["test_accuracy"], acc, 2),
+                ("test loss", rep.loss if rep else None, run.metrics["test_loss"], loss, 4)):
+            out.append({"network": network, "measure": measure,
+                        "report": "" if reported is None else num(reported, digits),
+                        "this run": num(ours, digits),
+                        f"{n} seeds: mean ± sd": mean_sd(s.mean, s.sd, digits)})
+    return pd.DataFrame(out)
 
 
 def dataset_table(summaries: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -207,13 +266,19 @@ def _keep_together(text: str) -> str:
     return _INTERVAL.sub(f"[\\1,{NBSP}\\2]", _PLUS_MINUS.sub(f"{NBSP}±{NBSP}", text))
 
 
+_TIMES = re.compile(r"(?<=\d)x(?=\d)")
+
+
 def _cell(value: Any, fmt: str) -> str:
-    """A cell as printed: numbers by ``fmt`` with a true minus sign, text kept together."""
+    """A cell as printed: numbers by ``fmt`` with a true minus sign, whole numbers of five
+    digits or more grouped by thousands (60,000), "5x5" as "5×5", text kept together."""
     if isinstance(value, str):
-        return _keep_together(value)
+        return _keep_together(_TIMES.sub("×", value))
     if pd.isna(value):
         return ""
-    return format(value, fmt if isinstance(value, float) else "").replace("-", MINUS)
+    if isinstance(value, float):
+        return format(value, fmt).replace("-", MINUS)
+    return format(value, "," if abs(value) >= 10_000 else "").replace("-", MINUS)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -221,7 +286,8 @@ def to_markdown(df: pd.DataFrame) -> str:
     headers in sentence case (:func:`header`), losses with 4 decimals, accuracies and
     differences in points with 2, true minus signs, numeric columns right-aligned. Text is
     printed as it is (tabulate would otherwise re-read "71.20" as a number and print 71.2),
-    except that "mean ± sd" and "[low, high]" are kept on one line."""
+    except that "5x5" reads "5×5" and "mean ± sd" and "[low, high]" are kept on one line;
+    whole numbers of five digits or more are grouped by thousands."""
     cells = pd.DataFrame({header(str(c)): [_cell(v, _float_format(str(c))) for v in df[c]] for c in df.columns})
     align = ["right" if pd.api.types.is_numeric_dtype(df[c]) else "left" for c in df.columns]
     return cells.to_markdown(index=False, disable_numparse=True, colalign=align)
