@@ -296,22 +296,19 @@ def test_no_bare_reference_to_the_original(path):
     assert bare == [], f"{path.name}: say whose table/figure/section: {bare}"
 
 
+WORDING = {  # a check of the chapters' text and what to do about what it finds
+    "placeholder plurals": (placeholder_plurals, "make the plural agree with its count"),
+    "e-notation": (e_notation, "write these as decimals (hwlib.numfmt.sig)"),
+    "hyphen as minus": (hyphen_minus, "a hyphen as a minus sign (use hwlib.numfmt, \"−\")"),
+}
+
+
+@pytest.mark.parametrize("check", WORDING)
 @pytest.mark.parametrize("name", IDS)
-def test_no_placeholder_plurals(chapter_text, name):
-    found = [hit for text in chapter_text[name] for hit in placeholder_plurals(text)]
-    assert found == [], f"{name}.ipynb: make the plural agree with its count: {found}"
-
-
-@pytest.mark.parametrize("name", IDS)
-def test_no_e_notation(chapter_text, name):
-    found = [hit for text in chapter_text[name] for hit in e_notation(text)]
-    assert found == [], f"{name}.ipynb: write these as decimals (hwlib.numfmt.sig): {found}"
-
-
-@pytest.mark.parametrize("name", IDS)
-def test_a_minus_sign_is_not_a_hyphen(chapter_text, name):
-    found = [hit for text in chapter_text[name] for hit in hyphen_minus(text)]
-    assert found == [], f"{name}.ipynb: a hyphen as a minus sign (use hwlib.numfmt, \"−\"): {found}"
+def test_number_style(chapter_text, name, check):
+    find, advice = WORDING[check]
+    found = [hit for text in chapter_text[name] for hit in find(text)]
+    assert found == [], f"{name}.ipynb: {advice}: {found}"
 
 
 @pytest.mark.parametrize("name", IDS)
