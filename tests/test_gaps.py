@@ -219,7 +219,7 @@ def test_above_outcome_table_and_lag():
     assert gaps.above_outcome([(0, 10, 10), (1, 8, 10)]) == "open"
     assert gaps.above_outcome([(0, 9, 10), (1, 8, 10)]) == "refuted"
     table = gaps.above_table({("original", "mnist-l2"): [(0, 8, 10), (1, 10, 10)]})
-    assert table.to_dict("records") == [{"variant": "original", "network": "mnist-l2",
+    assert table.to_dict("records") == [{"variant": "original", "network": "MNIST, L2 on every layer",
                                          "seed 0": "8 / 10", "seed 1": "10 / 10"}]
     h = pd.DataFrame({"accuracy": [0.90, 0.94, 0.96], "test_accuracy": [0.95, 0.95, 0.97]})
     lag = gaps.lag([fake("mnist-l2", 0, 0.97, history=h)])

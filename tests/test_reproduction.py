@@ -360,7 +360,7 @@ def test_evidence_is_a_table_of_comparisons_per_claim(tmp_path):
     clear = runs_for({"mnist-k5s1-same": [0.98, 0.975, 0.981], "mnist-k3s3-same": [0.90, 0.896, 0.902]})
     table = R.evidence_table(rep, R.Comparisons(rep, clear))
     row = table.iloc[0]
-    assert (row["claim"], row["metric"], row["outcome"]) == ("c", "test accuracy", "confirmed")
+    assert (row["statement of"], row["metric"], row["outcome"]) == ("Table 3", "test accuracy", "confirmed")
     assert row["comparison"] == "MNIST: 5×5 stride 1 (base network) vs 3×3 stride 3"
     assert row["difference"] == "+7.93"
 

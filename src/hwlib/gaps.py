@@ -58,8 +58,9 @@ def collect(settings: Any, reported: R.Reported, seeds: int, sensitivity_seeds: 
     each (:func:`hwlib.reproduction.collect`), and ``sensitivity_seeds`` seeds of every
     sensitivity run (:data:`hwlib.experiments.SENSITIVITY`), with the chapter's overrides
     (``settings``: its :class:`hwlib.settings.Settings`; its own ``variant`` is not used).
-    Where a sensitivity value is the variant's own setting, its point holds the study's
-    ``seeds`` runs of that experiment, so that a figure and a table agree on the same runs."""
+    Where a sensitivity value makes a variant's own experiment (e.g. batch 64 is
+    ``original``'s CIFAR-10 setting), its point holds that variant's ``seeds`` study runs, so
+    that a figure and a table agree on the same runs."""
     from hwlib.settings import progress
     from hwlib.store import RunStore
     from hwlib.train import run
@@ -71,12 +72,14 @@ def collect(settings: Any, reported: R.Reported, seeds: int, sensitivity_seeds: 
     for name, setting, values, on in E.SENSITIVITY:
         for variant in on:
             base = settings.for_variant(variant).experiment(name)
-            own = base.config_dict()["model" if setting == "l2" else "train"][setting]
             for value in values:
-                if value == own:
-                    found = runs[variant][name]
+                exp = base.with_overrides({setting: value})
+                # a value that makes a variant's own experiment: that variant's study runs
+                same = [v for v in runs if settings.for_variant(v).experiment(name).config_dict() == exp.config_dict()]
+                if same:
+                    found = runs[same[0]][name]
                 else:
-                    found = [run(base.with_overrides({setting: value, "seed": seed}), store, weights=False,
+                    found = [run(exp.with_overrides({"seed": seed}), store, weights=False,
                                  data_dir=settings.data_dir, train=settings.train, log=progress)
                              for seed in seed_range]
                 sensitivity.setdefault(setting, []).extend((name, variant, value, r) for r in found)
@@ -296,7 +299,7 @@ def assignment_table(assignments: Mapping[str, Assignment]) -> Any:
     return pd.DataFrame([{
         "variant": variant, "printed labels: rank": f"{a.printed_rank} of {a.n_assignments}",
         "best assignment moves": "; ".join(f"row {i}: {_short(p)} → {_short(b)}" for i, p, b in a.moved) or "none",
-        "share as close as printed": num(a.share_as_close, 3)} for variant, a in assignments.items()])
+        "share as close as printed (%)": num(100 * a.share_as_close, 0)} for variant, a in assignments.items()])
 
 
 def moved_table(moved: Mapping[str, Sequence[Mapping[str, Any]]]) -> Any:
@@ -401,7 +404,7 @@ def above_table(counts: Mapping[tuple[str, str], Sequence[tuple[int, int, int]]]
 
     rows = []
     for (variant, name), per_seed in counts.items():
-        row = {"variant": variant, "network": name}
+        row = {"variant": variant, "network": R.label(name)}
         row |= {f"seed {seed}": f"{above} / {epochs}" for seed, above, epochs in per_seed}
         rows.append(row)
     return pd.DataFrame(rows)

@@ -608,7 +608,7 @@ def claim_table(reported: Reported, comps: Comparisons) -> Any:
 
 def evidence_table(reported: Reported, comps: Comparisons) -> Any:
     """The comparisons behind every claim, one row each, in the direction the claim states:
-    the claim's id, the two configurations in words, the metric, our mean paired difference
+    where the homework makes the claim, the two configurations in words, the metric, our mean paired difference
     (points; loss as it is), the Holm-adjusted p-value and the outcome."""
     import pandas as pd
 
@@ -618,7 +618,8 @@ def evidence_table(reported: Reported, comps: Comparisons) -> Any:
     for claim in reported.claims:
         for c in check_claim(reported, claim, comps)[1]:
             dataset = label(c.a).split(", ", 1)[0]
-            rows.append({"claim": claim.id, "comparison": f"{dataset}: {label(c.a, False)} vs {label(c.b, False)}",
+            rows.append({"statement of": claim.source,
+                         "comparison": f"{dataset}: {label(c.a, False)} vs {label(c.b, False)}",
                          "metric": METRIC_NAMES[c.metric], "difference": num(c.mean_difference, 2, sign=True),
                          "p (Holm)": _p(c.p_holm), "outcome": c.outcome})
     return pd.DataFrame(rows)
