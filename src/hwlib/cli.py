@@ -206,12 +206,13 @@ def _with_seeds(exp, args: argparse.Namespace) -> list:
     """``exp`` with seeds 0..N-1 (``--seeds N``); just ``exp`` for N = 1."""
     if args.seeds == 1:
         return [exp]
+    from hwlib import experiments
     from hwlib.config import parse_overrides
     from hwlib.errors import ConfigError
 
     if {"seed", "train.seed"} & set(parse_overrides(args.overrides)):
         raise ConfigError(f"--seeds {args.seeds} trains seeds 0..{args.seeds - 1}: leave out --set seed=...")
-    return [exp.with_overrides({"seed": s}) for s in range(args.seeds)]
+    return [exp.with_overrides({"seed": s}) for s in experiments.seed_list(args.seeds, "--seeds", at_least=1)]
 
 
 def _run_many(jobs: list, args: argparse.Namespace, on_run=None, tiers: list[int] | None = None) -> list:

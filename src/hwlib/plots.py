@@ -38,6 +38,7 @@ from numpy.typing import ArrayLike
 
 from hwlib.errors import ConfigError
 from hwlib.numfmt import sig
+from hwlib.reproduction import RANGES as METRIC_RANGES  # what a metric can be
 from hwlib.train import HISTORY_COLUMNS
 
 PALETTE = "colorblind"
@@ -64,7 +65,6 @@ DEAD_LABEL = "feature-map-flat"  # the gid of the "dead" / "constant" label on a
 PROVENANCE = "provenance"  # the gid of a figure's provenance line
 PROVENANCE_COLOR = "0.3"
 PROVENANCE_GAP = 4 / 72  # inches between a figure and its provenance line
-METRIC_RANGES = {"accuracy": (0.0, 100.0), "loss": (0.0, math.inf)}  # what a metric can be
 SPANS = ("robust", "original", "full")
 FMAP_SCALES = ("per_map", "shared")
 
