@@ -138,7 +138,9 @@ def test_error_tables():
 
 
 def test_reported_table_puts_the_homeworks_numbers_beside_ours():
-    from hwlib.chapter import reported_for
+    from hwlib.reproduction import load_reported
+
+    reported_for = load_reported().for_experiment
 
     base = reported_for("mnist-base")  # reported as row 1 of the homework's Table 3: the same settings
     assert base is not None and base.experiment == "mnist-k5s1-same"

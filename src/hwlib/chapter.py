@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from hwlib import analysis, experiments, glue, plots, provenance, tables
-from hwlib.reproduction import Result, load_reported
+from hwlib.reproduction import load_reported
 
 # Presentation choices of the original homework's code, followed so a reader can hold our
 # figures next to the original's: the feature maps of test image 4, and the first five
@@ -26,14 +26,6 @@ N_EXAMPLES = 5
 # The networks of a chapter beside its base network, as the experiment names end, and
 # their names in the chapter's tables.
 NETWORKS = {"base": "base network", "l2": "with L2", "l2-tuned": "tuned L2"}
-
-
-def reported_for(experiment: str) -> Result | None:
-    """The homework's reported result for ``experiment``, or for the experiment with the same
-    settings (a base network is reported as row 1 of its sweep)."""
-    key = experiments.get(experiment).key()
-    rows = [r for r in load_reported().results if experiments.get(r.experiment).key() == key]
-    return rows[0] if rows else None
 
 
 @dataclass
@@ -104,7 +96,7 @@ class DatasetChapter:
 
     def reported(self, network: str = "base") -> dict[str, float]:
         """The homework's test ``accuracy`` (%) and ``loss`` for ``network`` (NaN if none)."""
-        rep = reported_for(f"{self.dataset}-{network}")
+        rep = load_reported().for_experiment(f"{self.dataset}-{network}")
         return {"accuracy": rep.accuracy if rep else float("nan"), "loss": rep.loss if rep else float("nan")}
 
     def error_facts(self) -> dict[str, Any]:
@@ -131,7 +123,8 @@ class DatasetChapter:
         """The homework's Table 3 or 6: each kernel/stride configuration, best to worst,
         with the homework's numbers beside ours."""
         df = tables.sweep_table(self.sweep_runs)
-        rep = [reported_for(name) for name in df["experiment"]]
+        reported = load_reported()
+        rep = [reported.for_experiment(name) for name in df["experiment"]]
         df["report: accuracy (%)"] = [r.accuracy if r else float("nan") for r in rep]
         df["report: loss"] = [r.loss if r else float("nan") for r in rep]
         return df[["kernel", "stride", "padding", "test accuracy (%)", "test loss", "Δ accuracy (pp)",
@@ -158,7 +151,7 @@ class DatasetChapter:
     def reported_table(self) -> Any:
         """The homework's numbers for the chapter's networks beside this run's and the
         mean ± sd over the study's seeds (:func:`hwlib.tables.reported_table`)."""
-        return tables.reported_table([(NETWORKS[n], reported_for(f"{self.dataset}-{n}"), self.run(n),
+        return tables.reported_table([(NETWORKS[n], load_reported().for_experiment(f"{self.dataset}-{n}"), self.run(n),
                                        self.seed_runs(n)) for n in self.networks()])
 
     # -- figures ---------------------------------------------------------------------------

@@ -106,11 +106,9 @@ class Reported:
 
     def for_experiment(self, name: str) -> Result | None:
         """The reported result of the network ``name`` trains (an experiment with the same
-        network and training settings counts: the base net is row 1 of its sweep table)."""
-        exp = E.get(name)
-        same = [r for r in self.results if r.experiment == name] or [
-            r for r in self.results if (E.get(r.experiment).model, E.get(r.experiment).train) == (exp.model, exp.train)]
-        return same[0] if same else None
+        settings counts: a base network is reported as row 1 of its sweep table)."""
+        key = E.get(name).key()
+        return next((r for r in self.results if E.get(r.experiment).key() == key), None)
 
     def ranked(self, name: str) -> list[Result]:
         """A group's results from the best to the worst reported accuracy (the report's order)."""
@@ -398,11 +396,6 @@ def tally(values: Any, labels: Sequence[str]) -> dict[str, int]:
     """How many of ``values`` (a Series) are each of ``labels`` (every label present, 0 if none)."""
     counts = values.value_counts()
     return {label: int(counts.get(label, 0)) for label in labels}
-
-
-def verdict_counts(df: Any) -> dict[str, int]:
-    """How many rows of a result table got each verdict."""
-    return tally(df["verdict"], VERDICTS)
 
 
 # ---------------------------------------------------------------------------------------
