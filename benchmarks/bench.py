@@ -103,13 +103,14 @@ WORKERS = {"fit": worker_fit, "study-plain": worker_study_plain}
 
 
 # -- the parent: pairs of processes -------------------------------------------------------------
-def run_part(parts: list[dict[str, Any]], name: str, argv: list[str], result: Path | None = None) -> dict[str, Any]:
+def run_part(parts: list[dict[str, Any]], name: str, argv: list[str], result: Path | None = None,
+             env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``argv`` as the part ``name``: its exit code, wall and peak RSS (appended to ``parts``)."""
     print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
     log = Path(tempfile.gettempdir()) / f"hwlib-bench-{os.getpid()}-{name}.log"
     with open(log, "w") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
     part = {"part": name, "exit_code": os.waitstatus_to_exitcode(status), "wall_s": round(time.perf_counter() - t0, 2),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "loadavg_after": list(os.getloadavg())}
@@ -166,8 +167,9 @@ def bench_epochs(args: argparse.Namespace, dataset: str, parts: list[dict[str, A
 
 
 def bench_study(args: argparse.Namespace, dataset: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The sweep of ``dataset``, one epoch per run: ``hwlib sweep`` against plain Keras, as
-    ``--study-pairs`` pairs of whole processes."""
+    """The sweep of ``dataset``, one epoch per run: ``hwlib sweep`` against plain Keras (or, with
+    ``--baseline``, against ``hwlib sweep`` of an earlier commit), as ``--study-pairs`` pairs of
+    whole processes."""
     from hwlib.experiments import DEFAULT_VARIANT, SWEEPS
 
     overrides = {"epochs": 1, **sizes(args, dataset)}
@@ -177,14 +179,15 @@ def bench_study(args: argparse.Namespace, dataset: str, parts: list[dict[str, An
         times = {}
         for side in ("hwlib", "plain") if i % 2 == 0 else ("plain", "hwlib"):
             name = f"study-{dataset}-{side}-{i + 1}"
-            if side == "plain":
+            if side == "plain" and not args.baseline:
                 run_worker(parts, name, "study-plain", spec)
-            else:
+            else:  # hwlib sweep; the baseline side imports hwlib from the earlier commit's worktree
                 store = tempfile.mkdtemp(prefix="hwlib-bench-study-")
                 argv = [sys.executable, "-c", "import sys; from hwlib.cli import main; sys.exit(main())", "sweep",
                         dataset, "--variant", DEFAULT_VARIANT, "--store", store, "--quiet",
                         *[a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]]
-                run_part(parts, name, argv)
+                old = side == "plain"
+                run_part(parts, name, argv, env={**os.environ, "PYTHONPATH": f"{args.baseline}/src"} if old else None)
                 shutil.rmtree(store, ignore_errors=True)
             times[side] = parts[-1]["wall_s"] if parts[-1]["exit_code"] == 0 else float("nan")
         pairs.append((times["hwlib"], times["plain"]))
@@ -211,10 +214,10 @@ def print_tables(out: dict[str, Any]) -> None:
             h = statistics.median(p["hwlib_s"] for p in st["pairs"])
             pl = statistics.median(p["plain_s"] for p in st["pairs"])
             s = st["settings"]
+            other = out["settings"].get("study_against", "plain Keras")
             print(f"  study: {st['dataset']} sweep, {st['runs']} runs x {s['epochs']} epoch(s) on "
-                  f"{s.get('n_train', 'all')} images ({len(st['pairs'])} pairs): hwlib sweep {h:.0f} s, plain Keras "
-                  f"{pl:.0f} s: "
-                  f"x{st['median']:.2f} ({st['min']:.2f}-{st['max']:.2f})")
+                  f"{s.get('n_train', 'all')} images ({len(st['pairs'])} pairs): hwlib sweep {h:.0f} s, {other} "
+                  f"{pl:.0f} s: x{st['median']:.2f} ({st['min']:.2f}-{st['max']:.2f})")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -228,6 +231,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--study-pairs", type=int, default=3, help="interleaved pairs per sweep (default 3)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="the JSON results (default benchmarks/results.json)")
     p.add_argument("--show", action="store_true", help="print the tables of --out (measures nothing)")
+    p.add_argument("--baseline", metavar="REV", help="time the study against `hwlib sweep` of git revision REV "
+                   "instead of plain Keras (its ratio: REV's time over this checkout's)")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--spec", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -256,16 +261,22 @@ def main(argv: list[str] | None = None) -> int:
     from hwlib.train import DEFAULT_ENGINE, cpu_model
 
     parts: list[dict[str, Any]] = []
+    if args.baseline:  # a worktree of REV, removed at the end
+        rev, args.baseline = args.baseline, tempfile.mkdtemp(prefix="hwlib-bench-baseline-")
+        subprocess.run(["git", "worktree", "add", "--detach", args.baseline, rev], cwd=ROOT, check=True)
     out: dict[str, Any] = {
         "machine": {"cores": os.cpu_count(), "cpu": cpu_model(), "platform": platform.platform(),
                     "python": sys.version.split()[0], "tensorflow": version("tensorflow-cpu"),
                     "keras": version("keras"), "numpy": version("numpy"), "hwlib": version("hwlib"),
                     "loadavg_start": list(os.getloadavg()), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
         "settings": {"measured_epochs": args.epochs, "warmup_epochs": 1, "n_train": args.n_train,
-                     "n_test": args.n_test, "default_engine": dataclasses.asdict(DEFAULT_ENGINE)},
+                     "n_test": args.n_test, "default_engine": dataclasses.asdict(DEFAULT_ENGINE),
+                     "study_against": f"hwlib at {rev}" if args.baseline else "plain Keras"},
     }
     out["throughput_pairs"] = [bench_epochs(args, ds, parts) for ds in args.datasets]
     out["study"] = [bench_study(args, ds, parts) for ds in args.study_datasets]
+    if args.baseline:
+        subprocess.run(["git", "worktree", "remove", "--force", args.baseline], cwd=ROOT, check=True)
     out["machine"].update(loadavg_end=list(os.getloadavg()), finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     out["parts"] = parts
     print_tables(out)

@@ -11,7 +11,7 @@ any warning; the HTML is served on 127.0.0.1 and every page is opened in headles
   every figure's image has its caption as alt text, and the smallest text of every figure
   and its provenance line each measure at least 10 px as shown (hwlib.plots records both
   in each PNG);
-* every table, figure and equation of hwlib.inventory.INVENTORY is on its chapter's page,
+* every table, figure and equation of inventory.INVENTORY (tests/inventory.py) is on its chapter's page,
   numbered ("Table N", "Fig. N"), figures holding a loaded image;
 * glued values read as plain text, not bold, and no paragraph (or list item, cell, caption)
   holds more than 4 of them: more belong in a table;
@@ -56,9 +56,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hwlib.inventory import INVENTORY
-
 from conftest import unless
+from inventory import INVENTORY
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = Path(os.environ.get("HWLIB_BOOK_DIR") or ROOT / "book").resolve()

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hwlib import analysis, provenance, tables
+from hwlib import analysis, plots, tables
 from hwlib import experiments as E
 from hwlib.errors import ConfigError, HwlibError
 from hwlib.settings import Settings
@@ -108,7 +108,8 @@ def test_tables_share_one_typography():
     assert "28×28×1" in sizes and "60,000" in sizes and "3216" in sizes  # 5+ digits grouped
     assert tables.num(-0.5, 2) == "−0.50" and tables.num(0.5, 2, sign=True) == "+0.50"
     assert tables.interval(float("nan"), 1.0, 2) == "n/a" and tables.mean_sd(1.0, float("nan"), 1) == "1.0"
-    assert [tables.header(h) for h in ("verdict", "p (Holm)", "Δ accuracy (pp)", "rank: report / ours")] == [
+    heads = tables.to_markdown(pd.DataFrame(columns=["verdict", "p (Holm)", "Δ accuracy (pp)", "rank: report / ours"]))
+    assert [c.strip() for c in heads.splitlines()[0].strip("|").split("|")] == [
         "Verdict", "p (Holm)", "Δ accuracy (pp)", "Rank: report / ours"]
 
 
@@ -168,15 +169,16 @@ def test_architecture_and_changes_tables():
     assert list(experiments.index) == names
     assert experiments.loc["mnist-l2", "L2 on"] == "all" and experiments.loc["mnist-base", "L2 on"] == "none"
     assert experiments.loc["cifar10-l2-tuned", "L2 on"] == "conv1, conv3, fc1"
-    # The base network is a row of its sweep: the same settings, the same config key.
-    assert experiments.loc["mnist-base", "Config key"] == experiments.loc["mnist-k5s1-same", "Config key"]
+    # The base network is a row of its sweep: the same settings, one run.
+    same = experiments["Same run as"]
+    assert same["mnist-k5s1-same"] == "mnist-base" and same["cifar10-k3s1-same"] == "cifar10-base"
+    assert (same != "").sum() == 2
 
 
 def test_show_returns_one_png_stamped_with_provenance(tiny_env):
     """Whatever the kernel's backend (Agg here), a figure cell yields a real PNG."""
     import matplotlib
 
-    from hwlib import plots
     from hwlib.train import run
 
     matplotlib.use("Agg")
@@ -185,9 +187,9 @@ def test_show_returns_one_png_stamped_with_provenance(tiny_env):
     texts = []
     real_text = fig.text
     fig.text = lambda *a, **k: texts.append(a[2]) or real_text(*a, **k)
-    img = provenance.show(fig, r)
+    img = plots.show(fig, r)
     assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert texts == [provenance.provenance(r)] and r.key in texts[0] and r.data_fingerprint in texts[0]
+    assert texts == [plots.provenance(r)] and r.key in texts[0] and r.data_fingerprint in texts[0]
 
 
 def test_executed_chapters_keep_every_output_but_stderr():
@@ -215,9 +217,11 @@ def test_auto_profile_is_quick_on_binder_and_colab_and_full_elsewhere(monkeypatc
 def test_dataset_chapter_gives_numbers_and_tables_and_glues_nothing(tiny_env, monkeypatch):
     """A chapter's blocks return numbers, tables and figures; the notebook glues them. The
     feature image's prediction is the network's own, without the examples block before it."""
+    import myst_nb
+
     from hwlib import chapter as C
 
-    monkeypatch.setattr(C.glue, "glue_values", lambda *a: pytest.fail("the chapter glued a value"))
+    monkeypatch.setattr(myst_nb, "glue", lambda *a, **k: pytest.fail("the chapter glued something"))
     settings = Settings.from_params(profile="quick", epochs=1, n_train=100, n_test=50)
     ch = C.DatasetChapter("mnist", settings)
     image = ch.feature_image()
@@ -226,7 +230,9 @@ def test_dataset_chapter_gives_numbers_and_tables_and_glues_nothing(tiny_env, mo
     assert image["label"] == ch.data.class_names[int(ch.data.y_test[C.FEATURE_IMAGE])]
     setup = ch.setup()
     assert (setup["epochs"], setup["n_train"], setup["n_test"], setup["pixel_max"]) == (1, 100, 50, 255)
-    assert setup["parameters"] == ch.architecture()["Parameters"].iloc[-1]
-    assert ch.feature_maps_table()["Maps"].tolist() == [4, 8, 16]
+    assert setup["parameters"] == tables.architecture_table(ch.run().experiment)["Parameters"].iloc[-1]
+    assert tables.feature_map_table(ch.maps)["Maps"].tolist() == [4, 8, 16]
+    assert ch.reported().accuracy > 90  # the homework's base network
+    assert ch.show(plots.learning_curves(ch.run().history)).data[:8] == b"\x89PNG\r\n\x1a\n"
     assert ch.sweep_facts()["base_rank"] >= 1  # the base network is the sweep's 5x5, stride-1 row
     assert set(ch.sweep().columns) >= {"kernel", "report: accuracy (%)", "report: loss"}

@@ -17,14 +17,15 @@ from conftest import needs_real_data, real_data_dir
 TINY = ["--set", "epochs=1", "--set", "n_train=100", "--set", "n_test=50", "--quiet"]
 
 
-def test_list_shows_every_experiment_with_its_key_under_each_variant(capsys):
+def test_list_shows_every_experiment_with_its_settings(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "key (stated)" in out and "key (original)" in out
     for name, exp in E.EXPERIMENTS.items():
-        assert name in out and exp.key() in out and E.prepare(name, variant="original").key() in out
-    assert main(["list", "--profile", "quick"]) == 0
-    assert E.quick(E.get("mnist-base")).key() in capsys.readouterr().out
+        assert name in out and exp.title in out
+    assert "0–255" in out and "variant original" in out  # the default reading: raw MNIST pixels
+    assert main(["list", "--variant", "stated", "--profile", "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "0–255" not in out and "variant stated" in out and "profile quick" in out
 
 
 def test_train_then_hit_then_force(tiny_env, capsys):
@@ -74,7 +75,7 @@ def test_unknown_variant_is_one_paragraph(capsys):
         main(["train", "mnist-base", "--variant", "homework"])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "unknown variant 'homework'; choose stated or original" in err and "Traceback" not in err
+    assert "invalid choice: 'homework' (choose from 'stated', 'original')" in err and "Traceback" not in err
     with pytest.raises(ConfigError, match="Unknown variant 'x'. Choose one of: stated .*; original"):
         E.prepare("mnist-base", variant="x")
 

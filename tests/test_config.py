@@ -22,7 +22,7 @@ from hwlib.errors import ConfigError
 BASE = E.get("mnist-base")
 
 
-def variant(**settings) -> Experiment:
+def changed(**settings) -> Experiment:
     return BASE.with_overrides(settings)
 
 
@@ -56,7 +56,7 @@ def variant(**settings) -> Experiment:
 ])
 def test_bad_settings_are_rejected_with_a_clear_message(settings, message):
     with pytest.raises(ConfigError, match=message):
-        variant(**settings)
+        changed(**settings)
 
 
 def test_bad_dict_configs():
@@ -86,20 +86,18 @@ def test_every_homework_experiment_is_valid_and_roundtrips():
         assert validate(exp) is exp
 
 
-def test_key_is_stable_and_ignores_name_and_title():
-    assert BASE.key() == E.get("mnist-k5s1-same").key()  # the same net under two names
-    assert BASE.key() == dataclasses.replace(BASE, title="other").key()
-    assert BASE.key() != variant(epochs=2).key()
-    assert BASE.key() != variant(seed=1).key()
-    assert len(BASE.key()) == 12 and int(BASE.key(), 16) >= 0
-    # The canonical JSON is order-independent: rebuilding from a reordered dict keeps the key.
+def test_config_dict_is_what_decides_a_run():
+    assert BASE.config_dict() == E.get("mnist-k5s1-same").config_dict()  # the same net under two names
+    assert BASE.config_dict() == dataclasses.replace(BASE, title="other").config_dict()
+    assert BASE.config_dict() != changed(epochs=2).config_dict()
+    assert BASE.config_dict() != changed(seed=1).config_dict()
     d = BASE.to_dict()
     reordered = dict(reversed(list(d.items())))
-    assert Experiment.from_dict(reordered).key() == BASE.key()
+    assert Experiment.from_dict(reordered) == BASE
 
 
 def test_overrides_apply_where_they_should():
-    v = variant(epochs=2, n_train=5000, kernel=3, stride=2, lr=0.01)
+    v = changed(epochs=2, n_train=5000, kernel=3, stride=2, lr=0.01)
     assert v.train.epochs == 2 and v.train.n_train == 5000 and v.train.learning_rate == 0.01
     assert all(c.kernel == 3 and c.stride == 2 for c in v.model.convs)
     assert v.model.convs[0].pool and not v.model.convs[2].pool
@@ -153,7 +151,7 @@ def test_input_scale_at_its_default_leaves_the_key_unchanged():
     assert "input_scale" not in d["train"]
     raw = exp.with_overrides({"input_scale": "raw"})
     assert raw.config_dict()["train"]["input_scale"] == "raw"
-    assert raw.with_overrides({"scale": "unit"}).key() == exp.key()
+    assert raw.with_overrides({"scale": "unit"}).config_dict() == exp.config_dict()
 
 
 @pytest.mark.parametrize("value", ["Raw", "0-255", 255, None])

@@ -12,14 +12,29 @@ from hwlib import experiments as E
 from hwlib import gaps
 
 OURS = {  # (accuracy mean, sd, loss mean, sd): four configurations far enough apart
-    "k3s1": (69.4, 0.5, 1.42, 0.05), "k3s2": (60.5, 0.4, 1.13, 0.02),
-    "k5s2": (62.8, 0.8, 1.11, 0.03), "k5s1": (66.6, 0.6, 1.55, 0.06),
+    "cifar10-k3s1-same": (69.4, 0.5, 1.42, 0.05), "cifar10-k3s2-same": (60.5, 0.4, 1.13, 0.02),
+    "cifar10-k5s2-same": (62.8, 0.8, 1.11, 0.03), "cifar10-k5s1-same": (66.6, 0.6, 1.55, 0.06),
 }
 
 
+def ours_runs():
+    """Three seeds of each configuration of OURS, at mean - sd, mean and mean + sd."""
+    runs = {}
+    for name, (acc, acc_sd, loss, loss_sd) in OURS.items():
+        runs[name] = [fake(name, s, (acc + d * acc_sd) / 100) for s, d in enumerate((-1, 0, 1))]
+        for r, d in zip(runs[name], (-1, 0, 1)):
+            r.metrics["test_loss"] = loss + d * loss_sd
+    return runs
+
+
+def printed(rows):
+    return [gaps.R.Result(f"T6.{i + 1}", name, "", "Table 6", acc, loss) for i, (name, acc, loss) in enumerate(rows)]
+
+
 def test_printed_labels_that_fit_are_ranked_first():
-    reported = [("k3s1", 69.0, 1.40), ("k3s2", 60.9, 1.12), ("k5s2", 62.5, 1.10), ("k5s1", 66.0, 1.50)]
-    a = gaps.label_assignment(reported, OURS)
+    reported = [("cifar10-k3s1-same", 69.0, 1.40), ("cifar10-k3s2-same", 60.9, 1.12),
+                ("cifar10-k5s2-same", 62.5, 1.10), ("cifar10-k5s1-same", 66.0, 1.50)]
+    a = gaps.label_assignment(printed(reported), ours_runs())
     assert a.printed_rank == 1 and a.best == a.configs and a.moved == [] and a.n_assignments == 24
     assert a.share_as_close == pytest.approx(1 / 24)
     # By hand: each metric in units of our sd pooled over the four configurations.
@@ -31,17 +46,19 @@ def test_printed_labels_that_fit_are_ranked_first():
 
 
 def test_rows_2_and_4_swapped_are_found():
-    # The numbers of k5s1 printed on the k3s2 row and the other way round.
-    reported = [("k3s1", 69.0, 1.40), ("k3s2", 66.0, 1.50), ("k5s2", 62.5, 1.10), ("k5s1", 60.9, 1.12)]
-    a = gaps.label_assignment(reported, OURS)
-    assert a.best == ("k3s1", "k5s1", "k5s2", "k3s2")
-    assert a.moved == [(2, "k3s2", "k5s1"), (4, "k5s1", "k3s2")]
-    assert a.printed_rank > 1 and a.best_distance < a.printed_distance
+    # The numbers of 5x5 stride 1 printed on the 3x3 stride 2 row and the other way round.
+    reported = [("cifar10-k3s1-same", 69.0, 1.40), ("cifar10-k3s2-same", 66.0, 1.50),
+                ("cifar10-k5s2-same", 62.5, 1.10), ("cifar10-k5s1-same", 60.9, 1.12)]
+    a = gaps.label_assignment(printed(reported), ours_runs())
+    assert a.best == ("cifar10-k3s1-same", "cifar10-k5s1-same", "cifar10-k5s2-same", "cifar10-k3s2-same")
+    assert [(m["row"], m["printed"], m["moved_to"]) for m in a.moved] == [
+        (2, "cifar10-k3s2-same", "cifar10-k5s1-same"), (4, "cifar10-k5s1-same", "cifar10-k3s2-same")]
+    assert a.printed_rank > 1
 
 
-def test_label_assignment_needs_matching_configurations():
+def test_label_assignment_needs_a_configuration_per_row():
     with pytest.raises(ValueError, match="its own configuration"):
-        gaps.label_assignment([("k3s1", 1, 1), ("k3s1", 2, 2)], {"k3s1": (1, 1, 1, 1), "k3s2": (1, 1, 1, 1)})
+        gaps.label_assignment(printed([("cifar10-k3s1-same", 1, 1), ("cifar10-k3s1-same", 2, 2)]), ours_runs())
 
 
 def side(rows):
@@ -81,13 +98,15 @@ def fake(name, seed, acc, train_acc=None, history=None):
                            metrics={"test_accuracy": acc, "train_accuracy": acc if train_acc is None else train_acc})
 
 
-def test_collapses_per_variant_with_fisher():
+def test_collapses_count_bound_and_fisher():
     stated = [fake("cifar10-l2-tuned", s, a) for s, a in enumerate([0.68, 0.10, 0.67, 0.10, 0.66])]
     original = [fake("cifar10-l2-tuned", s, a) for s, a in enumerate([0.68, 0.69, 0.67, 0.70, 0.66])]
     out = gaps.collapses({"stated": stated, "original": original})
-    assert (out["stated"]["collapsed"], out["original"]["collapsed"]) == (2, 0)
-    assert out["stated"]["accuracies"][1] == pytest.approx(10.0)
+    assert (out["collapsed"], out["runs"]) == (2, 10)
     assert out["fisher_p"] == pytest.approx(0.4444444, abs=1e-6)  # R: fisher.test(matrix(c(2,3,0,5),2))
+    assert out["bound"] == pytest.approx(0.5560955, abs=1e-6)  # R: binom.test(2, 10)$conf.int[2]
+    none = gaps.collapses({"original": original + [fake("cifar10-l2-tuned", s, 0.68) for s in range(5, 10)]})
+    assert none["bound"] == pytest.approx(0.3084971, abs=1e-6) and "fisher_p" not in none  # binom.test(0, 10)
 
 
 def test_epochs_above_counts_per_seed():
@@ -138,7 +157,7 @@ def test_closing_table_explains_each_number_once():
 
 
 def _assignment(configs, best, rank):
-    return gaps.Assignment(tuple(configs), 10.0, rank, tuple(best), 1.0, rank / 24, 24)
+    return gaps.Assignment(tuple(configs), 10.0, rank, tuple(best), rank / 24, 24, [])
 
 
 def test_swap_outcome_rule():
@@ -153,7 +172,7 @@ def test_swap_outcome_rule():
                               "stated": _assignment(printed, other, 2)}, (2, 4)) == "open"
 
 
-def test_table_rows_and_moved_verdicts_from_runs():
+def test_assignment_and_moved_verdicts_of_table_6():
     reported = gaps.R.load_reported()
     rows = reported.group("Table 6")
     # Our runs: each configuration's seeds spread around a chosen mean.
@@ -166,16 +185,12 @@ def test_table_rows_and_moved_verdicts_from_runs():
             r = fake(name, seed, acc + d)
             r.metrics["test_loss"] = loss + 10 * d
             runs[name].append(r)
-    side = pd.DataFrame([{"id": r.id, "metric": metric, "original mean": m, "original sd": sd}
-                         for r in rows for metric, (m, sd) in
-                         (("accuracy", (100 * means[r.experiment][0], 0.4)), ("loss", (means[r.experiment][1], 0.04)))])
-    printed, ours = gaps.table_rows(side, reported, "Table 6", "original")
-    assert [p[0] for p in printed] == [r.experiment for r in rows]
-    assert ours["cifar10-k3s2-same"] == pytest.approx((60.5, 0.4, 1.13, 0.04))
-    a = gaps.label_assignment(printed, ours)
+    a = gaps.label_assignment(rows, runs)
+    assert a.configs == tuple(r.experiment for r in rows)
     # The report's rows 2 and 4 fit each other's configuration best.
-    assert a.moved == [(2, "cifar10-k3s2-same", "cifar10-k5s1-same"), (4, "cifar10-k5s1-same", "cifar10-k3s2-same")]
-    moved = gaps.moved_verdicts(reported, "Table 6", runs, a)
+    assert [(m["row"], m["printed"], m["moved_to"]) for m in a.moved] == [
+        (2, "cifar10-k3s2-same", "cifar10-k5s1-same"), (4, "cifar10-k5s1-same", "cifar10-k3s2-same")]
+    moved = a.moved
     assert [m["id"] for m in moved] == ["T6.2", "T6.4"]
     # Row 2 (69.08 %) against our k5s1 interval: 66.6 ± t(2)·0.4·sqrt(4/3) = 66.6 ± 1.99 -> outside.
     assert moved[0]["accuracy"]["high"] == pytest.approx(66.6 + 4.302653 * 0.4 * (4 / 3) ** 0.5, abs=1e-4)
@@ -189,10 +204,7 @@ def test_table_rows_and_moved_verdicts_from_runs():
     assert "row 2: 3×3 s2 → 5×5 s1" in table.iloc[0]["best assignment moves"]
 
 
-def test_collapse_bound_and_instability_rule():
-    # R: binom.test(0, 10)$conf.int[2] = 0.3084971; binom.test(2, 10)$conf.int[2] = 0.5560955
-    assert gaps.collapse_bound(0, 10) == pytest.approx(0.3084971, abs=1e-6)
-    assert gaps.collapse_bound(2, 10) == pytest.approx(0.5560955, abs=1e-6)
+def test_instability_rule():
     reported = gaps.R.Result("S2.4b", "cifar10-l2-tuned", "Section 2.4", "", 67.95, 1.07)
 
     def runs(accs, loss=1.07):
@@ -242,12 +254,6 @@ def test_variant_table_and_side_by_side_format():
                                      "original": "98.17 ± 0.39, reproduced", "stated": "96.39 ± 1.03, not reproduced"}
 
 
-def test_nearest_value_of_a_setting():
-    df = pd.DataFrame({"variant": ["stated"] * 3 + ["original"], "l2": [1e-4, 1e-3, 1e-2, 1e-2],
-                       "accuracy_mean": [98.9, 98.5, 96.4, 98.2]})
-    assert gaps.nearest(df, "l2", "stated", 98.2) == 1e-3
-
-
 def test_settings_for_variant_checks_the_name():
     from hwlib.errors import ConfigError
     from hwlib.settings import Settings
@@ -259,11 +265,10 @@ def test_settings_for_variant_checks_the_name():
         s.for_variant("orginal")
 
 
-def test_seed_table_and_lag_table():
+def test_collapse_seeds_and_lag_table():
     stated = [fake("cifar10-l2-tuned", s, a) for s, a in enumerate([0.68, 0.10, 0.67])]
     original = [fake("cifar10-l2-tuned", s, a) for s, a in enumerate([0.68, 0.69, 0.66])]
-    found = gaps.collapses({"original": original, "stated": stated})
-    seeds = gaps.seed_table(found)
+    seeds = gaps.collapses({"original": original, "stated": stated})["seeds"]
     assert list(seeds.columns) == ["variant", "seed", "accuracy"] and len(seeds) == 6
     assert seeds[seeds["variant"] == "stated"]["accuracy"].tolist() == pytest.approx([68.0, 10.0, 67.0])
     lag = gaps.lag_table([{"variant": "original", "rise": 0.5, "beats_next": 0.7, "test set (%)": 98.0}])

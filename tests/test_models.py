@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hwlib import experiments as E
-from hwlib.config import DATASET_SHAPES, ConvLayer, Experiment, ModelSpec, shape_walk, validate
+from hwlib.config import DATASET_SHAPES, ConvLayer, Experiment, ModelSpec, shape_walk
 from hwlib.errors import ConfigError
 from hwlib.models import architecture_rows, build, build_experiment
 
@@ -48,14 +48,14 @@ conv = st.builds(ConvLayer, filters=st.integers(1, 3), kernel=st.integers(1, 12)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(convs=st.lists(conv, min_size=1, max_size=3), dataset=st.sampled_from(["mnist", "cifar10"]))
 def test_validation_accepts_exactly_the_configs_keras_can_build(convs, dataset):
-    exp = Experiment("prop", dataset, ModelSpec(convs=tuple(convs), dense=(4,)))
+    spec = ModelSpec(convs=tuple(convs), dense=(4,))
     try:
-        validate(exp)
+        Experiment("prop", dataset, spec)  # validated as it is made
         valid = True
     except ConfigError:
         valid = False
     try:
-        model = build(exp.model, DATASET_SHAPES[dataset])
+        model = build(spec, DATASET_SHAPES[dataset])
         builds = all(d is None or d >= 1 for layer in model.layers for d in layer.output.shape[1:])
     except ValueError:
         builds = False

@@ -10,10 +10,10 @@ import nbformat
 import pytest
 
 from hwlib.book import CHAPTERS
-from hwlib.inventory import INVENTORY
 from hwlib.settings import EXTRA_PARAMETERS, OMITTED_PARAMETERS
 
 from conftest import needs_real_data, real_data_dir
+from inventory import INVENTORY
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 GLUE_REF = re.compile(r"\{glue:(?:text|md|figure|any)?\}`([^`:]+)(?::[^`]*)?`|```\{glue:md\} (\S+)")

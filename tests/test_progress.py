@@ -26,40 +26,19 @@ def test_estimates_come_from_the_same_experiment_then_the_dataset_then_a_constan
     assert progress.estimate_seconds(cifar, rates) == progress.FALLBACK_SECONDS_PER_10K["cifar10"] * 5 * 15
 
 
-def test_progress_lines_count_runs_and_rescale_the_time_left(monkeypatch):
-    lines: list[str] = []
-    times = [600.0, 600.0, 1800.0, 2400.0]
-    clock = iter(times)
-    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
-    p = progress.Progress([600.0] * 4, workers=2, log=lines.append, start=0.0)
-    assert p.total_estimate() == 1200.0
-    left = []
-    for i, (what, now) in enumerate(zip("abcd", times)):
-        p.finished(i, what)
-        left.append((2400.0 - p.done_estimated) / p.rate(now))
-    # a: one of two workers done, the other still busy: the estimates stand (1800 s of work on two);
-    # b: both done after 10 min, as estimated; c: the third took 20 min more, so the machine runs at
-    # half the estimated speed, and the last run has one worker to itself
-    assert left == [900.0, 600.0, 1200.0, 0.0]
+def test_progress_lines_count_runs_and_give_tqdm_s_time_left():
+    estimates = [600.0, 600.0, 1200.0, 600.0]
+    done: list[float] = []
+    lines = []
+    for i, (what, elapsed) in enumerate(zip("abcd", [600.0, 600.0, 1800.0, 3000.0])):
+        done.append(estimates[i])
+        lines.append(progress.line(done, estimates, elapsed, what))
     assert [line.split("] ", 1)[1].split(";")[0] for line in lines] == [
         f"{n}/4 runs trained ({w})" for n, w in zip(range(1, 5), "abcd")]
-    assert all(f"about {progress.duration(s)} left" in line for s, line in zip(left, lines[:3]))
-    assert lines[0].startswith("[######......") and lines[-1].startswith("[" + "#" * 24 + "]")
-    assert "left" not in lines[-1] and progress.duration(2400) in lines[-1]
-
-
-def test_runs_go_longest_first_and_the_estimate_is_the_pool_s_makespan():
-    estimates = [30.0, 10.0, 10.0, 30.0]  # the CIFAR-10 sweep's order: a slow net first and last
-    assert progress.longest_first(estimates) == [0, 3, 1, 2]  # ties keep the listed order
-    assert progress.makespan(estimates, workers=2) == 40.0  # in listed order 50 (below): the last slow net trains alone
-    assert progress.makespan([5.0, 4.0, 3.0, 3.0, 3.0], workers=2) == 10.0  # 5+3 | 4+3+3
-    assert progress.makespan([7.0, 3.0], workers=8) == 7.0  # more workers than runs
-    assert progress.makespan([7.0, 3.0], workers=1) == 10.0
-    assert progress.makespan([], workers=2) == 0.0
-    assert progress.longest_first(estimates, tiers=[1, 0, 0, 1]) == [1, 2, 0, 3]
-    assert progress.makespan(estimates, workers=2, order=[0, 1, 2, 3]) == 50.0
-    p = progress.Progress([30.0, 10.0, 10.0, 30.0], workers=2, log=None)
-    assert p.total_estimate() == 40.0
+    # time left at the estimated seconds done per second so far: 1, then 2 (two workers), then 4/3
+    assert [f"about {progress.duration(s)} left" in line for s, line in zip([2400, 900, 450], lines)] == [True] * 3
+    assert lines[0].startswith("[" + "#" * 4 + "." * 20 + "]") and lines[-1].startswith("[" + "#" * 24 + "]")
+    assert "left" not in lines[-1] and f"{progress.duration(3000)} so far" in lines[-1]
 
 
 def test_equal_estimates_go_by_the_network_s_cost():
@@ -68,13 +47,12 @@ def test_equal_estimates_go_by_the_network_s_cost():
     from hwlib.executor import Task, schedule
 
     sweep = E.sweep("cifar10")  # k3s1, k3s2, k5s2, k5s1
-    k3s1, k3s2, k5s2, k5s1 = (progress.multiply_adds(e) for e in sweep)
+    k3s1, k3s2, k5s2, k5s1 = (progress.training_cost(e) for e in sweep)
     assert k5s1 > k3s1 > k5s2 > k3s2
     tasks = [Task(e) for e in sweep]
     assert [sweep[i].name for i in schedule(tasks, [100.0] * 4)] == [
         "cifar10-k5s1-same", "cifar10-k3s1-same", "cifar10-k5s2-same", "cifar10-k3s2-same"]
-    assert progress.longest_first([10.0, 10.0, 20.0], costs=[1.0, 3.0, 0.0]) == [2, 1, 0]  # estimates first
-    base = E.get("mnist-base")  # 5x5 'same' conv on 28x28x1: 28*28*25*1*filters multiply-adds at least
-    assert progress.multiply_adds(base) > 28 * 28 * 25 * base.model.convs[0].filters
-    assert progress.training_cost(base.with_overrides({"epochs": 2})) == 2 / base.train.epochs * \
-        progress.training_cost(base)
+    assert schedule(tasks, [100.0, 100.0, 100.0, 200.0])[0] == 3  # estimates first
+    assert schedule([Task(sweep[0].with_overrides({"seed": s})) for s in (0, 1)], [1.0, 1.0]) == [0, 1]  # as listed
+    base = E.get("mnist-base")  # 5x5 'same' conv on 28x28x1: 28*28*25*1*filters multiply-adds per image at least
+    assert progress.training_cost(base) > 28 * 28 * 25 * base.model.convs[0].filters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from types import SimpleNamespace
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from hwlib import experiments as E
-from hwlib import glue, plots, provenance, tables
+from hwlib import glue, plots, tables
 from hwlib import reproduction as R
 from hwlib.errors import ConfigError
 from hwlib.stats import holm
@@ -62,11 +63,11 @@ def test_shipped_file_lists_every_reported_number_with_its_source():
 
 @pytest.mark.parametrize("text, message", [
     ("results: []", "non-empty `results`"),
-    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: 98}", "missing field(s) loss"),
+    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: 98}", "expected a mapping with the fields accuracy, experiment, id, loss, source"),
     ("results:\n  - {id: A, experiment: nope, source: s, group: g, accuracy: 98, loss: 0.1}", "unknown experiment 'nope'"),
     ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: 980, loss: 0.1}", "percent"),
-    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: high, loss: 0.1}", "accuracy must be a number"),
-    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: 98, loss: -1}", "loss must be a number >= 0"),
+    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: high, loss: 0.1}", "accuracy must be a percentage from 0 to 100"),
+    ("results:\n  - {id: A, experiment: mnist-base, source: s, group: g, accuracy: 98, loss: -1}", "loss must be a finite number >= 0"),
     (ONE_GROUP.replace("id: B", "id: A"), "duplicate id 'A'"),
     (ONE_GROUP.replace("test: ranking", "test: vibes"), "unknown test 'vibes'"),
     (ONE_GROUP.replace("group: g}\n", "group: g, dataset: mnist}\n", 1).replace(
@@ -108,7 +109,6 @@ def test_prediction_interval_matches_the_reference_values():
     assert (p.n, p.mean, p.sd) == (3, pytest.approx(98.0), pytest.approx(0.1))
     assert p.half_width == pytest.approx(0.496828, abs=1e-6)
     assert (p.low, p.high) == (pytest.approx(97.503172, abs=1e-6), pytest.approx(98.496828, abs=1e-6))
-    assert not p.clipped
     # Five values, 95%: t(0.975, 4) = 2.776445105; sd of 1..5 is sqrt(2.5).
     q = R.prediction_interval([1, 2, 3, 4, 5], "loss")
     assert q.half_width == pytest.approx(2.776445105 * math.sqrt(2.5) * math.sqrt(1.2))
@@ -128,11 +128,20 @@ def test_a_value_outside_the_ci_of_the_mean_but_inside_the_prediction_interval_i
 def test_the_interval_is_clipped_to_the_metric_range_and_a_wide_one_is_too_uncertain():
     # The tuned CIFAR-10 run with one collapsed seed: 10.00, 53.22, 53.60 (%).
     p = R.prediction_interval([10.0, 53.22, 53.60])
-    assert p.clipped and p.low == 0.0 and p.high == 100.0
+    assert p.low == 0.0 and p.high == 100.0 and p.half_width > 100
     assert R.verdict_for(67.95, p) == "too uncertain"
     assert R.verdict_for(67.95, R.prediction_interval([64.0, 66.0, 65.0])) == "reproduced"  # ± 4.97 of 65
     assert R.verdict_for(30.0, p) == "too uncertain"
     assert R.prediction_interval([0.01, 0.02, 0.015], "loss").low == 0.0  # a loss is never negative
+
+
+def test_values_are_by_seed_in_percent_and_a_repeated_seed_is_an_error():
+    runs = [fake_run("mnist-base", s, acc, loss=0.1 * s, train_acc=acc + 0.01) for s, acc in enumerate((0.9, 0.92))]
+    assert R.values(runs, "test_accuracy") == {0: pytest.approx(90.0), 1: pytest.approx(92.0)}
+    assert R.values(runs, "gap") == {0: pytest.approx(1.0), 1: pytest.approx(1.0)}
+    assert R.values(runs, "test_loss") == {0: 0.0, 1: 0.1}
+    with pytest.raises(ConfigError, match="Two runs of mnist-base have the same seed 0"):
+        R.values(runs + runs[:1], "test_accuracy")
 
 
 def test_verdict_needs_two_seeds():
@@ -188,7 +197,7 @@ def test_claims_supported_contradicted_or_not_shown(tmp_path):
     claim = rep.claims[0]
 
     def verdict(runs):
-        return R.check_claim(rep, claim, R.Comparisons(rep, runs))
+        return R.check_claim(rep, claim, R.comparisons(rep, runs))
 
     clear = runs_for({"mnist-k5s1-same": [0.98, 0.975, 0.981], "mnist-k3s3-same": [0.90, 0.896, 0.902]})
     assert verdict(clear)[0] == "supported"
@@ -197,7 +206,7 @@ def test_claims_supported_contradicted_or_not_shown(tmp_path):
     assert v == "contradicted" and comps[0].outcome == "reversed" and comps[0].mean_difference < 0
     noisy = runs_for({"mnist-k5s1-same": [0.98, 0.90, 0.95], "mnist-k3s3-same": [0.90, 0.97, 0.94]})
     assert verdict(noisy)[0] == "not shown"
-    table = R.claim_table(rep, R.Comparisons(rep, clear))
+    table = R.claim_tables(rep, R.comparisons(rep, clear))[0]
     assert table.loc[0, "verdict"] == "supported" and table.loc[0, "confirmed"] == 1
 
 
@@ -207,32 +216,41 @@ def test_one_pair_has_one_p_value_and_one_outcome_in_every_table():
     rep = R.load_reported()
     runs = runs_for({n: [0.99 - 0.004 * i + 0.0007 * ((s * (i + 3)) % 5) for s in range(5)]
                      for i, n in enumerate(rep.experiments())})
-    comps = R.Comparisons(rep, runs)
+    comps = R.comparisons(rep, runs)
     pairs = R.pairwise_table(rep, "Table 3", comps)
-    claims = R.claim_table(rep, comps)
+    shown = {(r["better in the report"], r["worse in the report"]): r for _, r in pairs.iterrows()}
+    claims = R.claim_tables(rep, comps)[0]
+    mirror = {"confirmed": "reversed", "reversed": "confirmed", "not significant": "not significant"}
+    checked = set()
     for claim in rep.claims:
         for c in R.check_claim(rep, claim, comps)[1]:
             if c.metric != "test_accuracy" or E.EXPERIMENTS[c.a].dataset != "mnist":
                 continue
-            row = pairs[((pairs["better in the report"] == c.a) & (pairs["worse in the report"] == c.b))
-                        | ((pairs["better in the report"] == c.b) & (pairs["worse in the report"] == c.a))]
-            if len(row):
-                assert row.iloc[0]["p (Holm)"] == c.p_holm
-                assert {row.iloc[0]["our seeds"], c.outcome} <= {"not significant"} or \
-                    (row.iloc[0]["our seeds"] == "not significant") == (c.outcome == "not significant")
+            a, b = R.label(c.a, dataset=False), R.label(c.b, dataset=False)
+            if (a, b) not in shown and (b, a) not in shown:  # base vs L2: no pair of Table 3
+                continue
+            row, outcome = (shown[(a, b)], c.outcome) if (a, b) in shown else (shown[(b, a)], mirror[c.outcome])
+            assert row["p (Holm)"] == ("< 0.001" if c.p_holm < 0.001 else f"{c.p_holm:.3f}")
+            assert row["our seeds"] == outcome
+            checked.add(claim.test)
+    assert checked == {"ranking", "stride_hurts"}
     # The MNIST family: the 21 sweep pairs, plus base vs L2 in accuracy and gap, once each
     # (the stride pairs are sweep pairs already).
-    assert comps.family_sizes["mnist"] == 21 + 2 and len(claims) == len(rep.claims)
-    flipped = comps.get("mnist-k3s3-same", "mnist-k3s2-same")
-    straight = comps.get("mnist-k3s2-same", "mnist-k3s3-same")
+    assert len([k for k in comps if E.EXPERIMENTS[k[0]].dataset == "mnist"]) == 2 * (21 + 2)  # both ways round
+    assert len(claims) == len(rep.claims)
+    flipped = comps[("mnist-k3s3-same", "mnist-k3s2-same", "test_accuracy")]
+    straight = comps[("mnist-k3s2-same", "mnist-k3s3-same", "test_accuracy")]
     assert flipped.mean_difference == -straight.mean_difference and flipped.p_holm == straight.p_holm
 
 
-def test_stride_pairs_compare_the_same_kernel():
-    assert R.stride_pairs("mnist") == [("mnist-k3s1-valid", "mnist-k3s2-same"), ("mnist-k3s2-same", "mnist-k3s3-same"),
-                                       ("mnist-k5s1-same", "mnist-k5s2-same"), ("mnist-k7s1-same", "mnist-k7s3-same")]
-    assert R.stride_pairs("cifar10") == [("cifar10-k3s1-same", "cifar10-k3s2-same"),
-                                         ("cifar10-k5s1-same", "cifar10-k5s2-same")]
+def test_stride_claims_compare_the_same_kernel():
+    rep = R.load_reported()
+    comps = R.comparisons(rep, runs_for({n: [0.9, 0.91, 0.92] for n in rep.experiments()}))
+    pairs = {c.id: [(x.a, x.b) for x in R.check_claim(rep, c, comps)[1]] for c in rep.claims if c.test == "stride_hurts"}
+    assert pairs == {"mnist-stride": [("mnist-k3s1-valid", "mnist-k3s2-same"), ("mnist-k3s2-same", "mnist-k3s3-same"),
+                                      ("mnist-k5s1-same", "mnist-k5s2-same"), ("mnist-k7s1-same", "mnist-k7s3-same")],
+                     "cifar10-stride": [("cifar10-k3s1-same", "cifar10-k3s2-same"),
+                                        ("cifar10-k5s1-same", "cifar10-k5s2-same")]}
 
 
 def test_gap_claims_use_train_minus_test_accuracy():
@@ -241,14 +259,14 @@ def test_gap_claims_use_train_minus_test_accuracy():
     # Base gap: 20 - 0.1 s points (mean 19.9); L2 gap: 1 + 0.5 s points (mean 1.5).
     runs = {"cifar10-base": [fake_run("cifar10-base", s, 0.70 + 0.002 * s, train_acc=0.90 + 0.001 * s) for s in range(3)],
             "cifar10-l2": [fake_run("cifar10-l2", s, 0.49 - 0.003 * s, train_acc=0.50 + 0.002 * s) for s in range(3)]}
-    verdict, comps = R.check_claim(rep, claim, R.Comparisons(rep, {**runs, **_others(rep, runs)}))
+    verdict, comps = R.check_claim(rep, claim, R.comparisons(rep, {**runs, **_others(rep, runs)}))
     assert verdict == "supported"
     assert comps[0].metric == "gap" and comps[0].mean_difference == pytest.approx(19.9 - 1.5)
     claim = next(c for c in rep.claims if c.id == "mnist-l2")
     # Over 5 seeds (the MNIST family holds 23 comparisons: n = 3 could not reach Holm's bar).
     runs = {"mnist-base": [fake_run("mnist-base", s, 0.99 - 0.001 * s, train_acc=0.995) for s in range(5)],
             "mnist-l2": [fake_run("mnist-l2", s, 0.95 + 0.0005 * s * s, train_acc=0.96) for s in range(5)]}
-    assert R.check_claim(rep, claim, R.Comparisons(rep, {**runs, **_others(rep, runs)}))[0] == "contradicted"
+    assert R.check_claim(rep, claim, R.comparisons(rep, {**runs, **_others(rep, runs)}))[0] == "contradicted"
 
 
 def _others(rep, runs):
@@ -264,23 +282,26 @@ def test_pairwise_table_tests_every_pair_with_holm():
     runs = runs_for({n: [0.70 - 0.05 * i + 0.001 * s for s in range(3)] for i, n in enumerate(names)})
     for r in runs[names[1]]:
         r.metrics["test_accuracy"] += 0.0003 * r.experiment.train.seed ** 2  # some noise
-    df = R.pairwise_table(rep, "Table 6", R.Comparisons(rep, {**runs, **_others(rep, runs)}))
-    assert len(df) == 6 and (df["p (Holm)"] >= df["p"]).all()
-    assert set(df["our seeds"]) <= {"confirmed", "reversed", "not significant"}
-    shown = R.format_pairwise_table(df)
-    assert shown.columns[0] == "better in the report" and shown.loc[0, "difference (pp)"].startswith("+")
-    assert shown.loc[0, "95% CI (pp)"].startswith("[")
+    comps = R.comparisons(rep, {**runs, **_others(rep, runs)})
+    df = R.pairwise_table(rep, "Table 6", comps)
+    assert len(df) == 6 and set(df["our seeds"]) <= {"confirmed", "reversed", "not significant"}
+    pairs = [comps[(a, b, "test_accuracy")] for a, b in itertools.combinations(names, 2)]
+    assert all(c.p_holm >= c.p for c in pairs) and any(c.p_holm > c.p for c in pairs)
+    assert df.columns[0] == "better in the report" and df.loc[0, "difference (pp)"].startswith("+")
+    assert df.loc[0, "95% CI (pp)"].startswith("[")
 
 
 def test_collect_asks_the_settings_for_each_experiment_and_dataset():
+    from hwlib.settings import Settings
+
     rep = R.load_reported()
     calls = []
     settings = SimpleNamespace(seed_runs=lambda name, n: calls.append((name, n)) or [])
     R.collect(settings, rep, 5)
     assert ("mnist-l2", 5) in calls and ("cifar10-l2-tuned", 5) in calls
     assert len(calls) == len(set(calls)) == len(rep.experiments())
-    with pytest.raises(ConfigError, match="seeds must be"):
-        R.collect(settings, rep, 1)
+    with pytest.raises(ConfigError, match="seeds must be"):  # before anything trains
+        R.collect(Settings.from_params(profile="full", train=False), rep, 1)
 
 
 def test_histories_and_band_figure_and_provenance_of_several_runs():
@@ -292,17 +313,17 @@ def test_histories_and_band_figure_and_provenance_of_several_runs():
         runs.append(r)
     h = R.histories(runs)
     assert list(h["seed"].unique()) == [0, 1, 2] and len(h) == 6
-    line = provenance.provenance(runs)
+    line = plots.provenance(runs)
     assert "mnist-base seeds 0,1,2 (runs mnist-ba mnist-ba mnist-ba)" in line and "@ abcdef01" in line
     many = [fake_run(name, s, 0.9) for name in E.SWEEPS["mnist"] for s in range(2)]
-    line = provenance.provenance(many)
+    line = plots.provenance(many)
     assert line.startswith("14 runs of 7 experiments, seeds 0–1 · run-set ") and "data ffff" in line
-    assert provenance.provenance(list(reversed(many))) == line  # the digest ignores order
-    assert provenance.provenance(many + many[:3]) == line  # a run listed twice counts once
+    assert plots.provenance(list(reversed(many))) == line  # the digest ignores order
+    assert plots.provenance(many + many[:3]) == line  # a run listed twice counts once
     seeds13 = [fake_run("mnist-l2", s, 0.9) for s in range(13)]  # one experiment, too many runs to list
-    assert provenance.provenance(seeds13).startswith("13 runs of 1 experiment, seeds 0–12 · run-set ")
-    assert provenance.provenance(seeds13[:12]).startswith("mnist-l2 seeds 0,1,2,3,4,5,6,7,8,9,10,11 (runs ")
-    image = provenance.show(plots.learning_curves(None, band=h), runs)
+    assert plots.provenance(seeds13).startswith("13 runs of 1 experiment, seeds 0–12 · run-set ")
+    assert plots.provenance(seeds13[:12]).startswith("mnist-l2 seeds 0,1,2,3,4,5,6,7,8,9,10,11 (runs ")
+    image = plots.show(plots.learning_curves(h), runs)
     assert image.data[:4] == b"\x89PNG"
 
 
@@ -344,8 +365,8 @@ def test_collapsed_runs_are_the_ones_at_chance_level():
                                  fake_run("cifar10-l2-tuned", 1, 0.10, train_acc=0.0976)],
             "cifar10-l2": [fake_run("cifar10-l2", 0, 0.105, train_acc=0.30)]}  # test low, but it learned
     runs["again"] = runs["cifar10-l2-tuned"]  # the same runs under another name count once
-    found = R.collapsed(runs)
-    assert found == [("cifar10-l2-tuned", 1, 0.10)] and R.unique_runs(runs) == 3
+    found = R.collapsed(r for rs in runs.values() for r in rs)
+    assert [(r.experiment.name, r.experiment.train.seed) for r in found] == [("cifar10-l2-tuned", 1)]
 
 
 def test_keeps_weights_only_where_figures_need_them_and_seed_0_of_a_study():
@@ -359,7 +380,7 @@ def test_keeps_weights_only_where_figures_need_them_and_seed_0_of_a_study():
 def test_evidence_is_a_table_of_comparisons_per_claim(tmp_path):
     rep = R.load_reported(write(tmp_path, ONE_GROUP))
     clear = runs_for({"mnist-k5s1-same": [0.98, 0.975, 0.981], "mnist-k3s3-same": [0.90, 0.896, 0.902]})
-    table = R.evidence_table(rep, R.Comparisons(rep, clear))
+    table = R.claim_tables(rep, R.comparisons(rep, clear))[1]
     row = table.iloc[0]
     assert (row["statement of"], row["metric"], row["outcome"]) == ("Table 3", "test accuracy", "confirmed")
     assert row["comparison"] == "MNIST: 5×5 stride 1 (base network) vs 3×3 stride 3"

@@ -137,7 +137,6 @@ def test_finding_a_stored_run_reads_no_pixels(tiny_env, monkeypatch):
         raise AssertionError("the dataset was read")
 
     monkeypatch.setattr(data, "_read_checked", no_pixels)
-    monkeypatch.setattr(data, "_cached_arrays", no_pixels)
     assert find(tiny()).key == stored.key
     assert find(tiny(seed=1)) is None
     with pytest.raises(DataError, match="^n_train=201 is more than the 200 train images of mnist"):

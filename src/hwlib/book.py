@@ -1,13 +1,7 @@
-"""Executing the book's chapters with papermill (``hwlib report``).
+"""Executing the book's chapters with papermill (``hwlib report``), only those whose inputs changed.
 
-:func:`execute_chapters` runs each chapter in place, from the run store, so that
-``jupyter-book build`` renders it; a chapter that fails never replaces a good one, and an
-executed chapter keeps no timing or machine-specific metadata, so re-executing unchanged
-results leaves it byte-identical.
-
-An executed chapter records what it was computed from in ``metadata["hwlib"]["inputs"]``: a
-digest and its parts (:func:`inputs`). :func:`stale_parts` computes them again, so that
-``hwlib report`` executes only the chapters whose inputs changed.
+An executed chapter records what it was computed from (:func:`inputs`) in its metadata and
+keeps no timing or machine-specific metadata; :func:`stale_parts` compares them with now.
 """
 
 from __future__ import annotations
@@ -41,13 +35,8 @@ def book_dir() -> Path:
 
 def execute_chapters(parameters: dict[str, Any] | None = None, chapters: tuple[str, ...] = CHAPTERS,
                      log=print) -> list[Path]:
-    """Execute each chapter with papermill, in place, so ``jupyter-book build`` renders it.
-
-    A chapter is written to a temporary file first and moved over the source only when it
-    ran to the end: a failed chapter never replaces a good one (it is kept under
-    ``book/_build/failed/`` to look at). The run keys its kernel looks up in the store are
-    logged (``$HWLIB_READ_LOG``) and recorded with its other inputs (:func:`inputs`).
-    """
+    """Execute each chapter in place; a chapter that fails never replaces a good one (it is
+    kept under ``book/_build/failed/``). The store keys its kernel reads are recorded."""
     import papermill as pm
 
     book = book_dir()
@@ -95,8 +84,7 @@ def _in_book(path: str | None) -> Path | None:
 
 
 def _datasets(data_dir: Path | None) -> dict[str, str]:
-    """The fingerprint of each dataset found (never downloaded; :func:`hwlib.data.identify`
-    remembers it, so only a new or changed file is read)."""
+    """The fingerprint of each dataset found (never downloaded)."""
     from hwlib import data as hwdata
 
     found = {}
@@ -108,11 +96,9 @@ def _datasets(data_dir: Path | None) -> dict[str, str]:
 
 
 def inputs(nb: Any, params: dict[str, Any], keys: Any, data: dict[str, str]) -> dict[str, Any]:
-    """What the executed chapter ``nb`` was computed from: its code cells (without papermill's
-    injected-parameters cell), its parameters, hwlib's code (every ``*.py`` and
-    ``reported.yml`` of the package, by content), the checksum of the ``MANIFEST.json`` of each
-    store entry looked up (``keys``; "absent" for one not stored) and the datasets'
-    fingerprints (``data``); ``{"digest": ..., "parts": ...}``."""
+    """What the executed chapter ``nb`` was computed from, ``{"digest": ..., "parts": ...}``: its
+    code cells, parameters, hwlib's code, the manifest of each store entry read (``keys``) and
+    the datasets' fingerprints (``data``)."""
     code = [c.source for c in nb.cells if c.cell_type == "code"
             and "injected-parameters" not in c.metadata.get("tags", [])]
     names = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")) + ["reported.yml"]
@@ -127,9 +113,8 @@ def inputs(nb: Any, params: dict[str, Any], keys: Any, data: dict[str, str]) -> 
 
 
 def stale_parts(chapter: str, parameters: dict[str, Any]) -> list[str]:
-    """Why the committed chapter would come out differently if executed with ``parameters``
-    now: the inputs that changed since it recorded them ([] when none did). A dataset not
-    found now counts as unchanged (its fingerprint cannot be computed without it)."""
+    """The inputs of the committed chapter that changed since it recorded them ([] when none
+    did); a dataset not found now counts as unchanged."""
     import nbformat
 
     nb = nbformat.read(book_dir() / f"{chapter}.ipynb", as_version=4)
@@ -149,8 +134,7 @@ def stale_parts(chapter: str, parameters: dict[str, Any]) -> list[str]:
 
 def stale_chapters(parameters: dict[str, Any], chapters: tuple[str, ...] = CHAPTERS,
                    log=print) -> tuple[str, ...]:
-    """The ``chapters`` whose inputs changed (:func:`stale_parts`), each logged with why; the
-    others are logged as current."""
+    """The ``chapters`` whose inputs changed, each logged with why."""
     stale = []
     for chapter in chapters:
         why = stale_parts(chapter, parameters)
@@ -161,15 +145,12 @@ def stale_chapters(parameters: dict[str, Any], chapters: tuple[str, ...] = CHAPT
 
 
 def _not_stderr(output: Any) -> bool:
-    """Whether a cell output is kept in a committed chapter: everything but stderr (the
-    chapter's progress lines and TensorFlow's start-up notices, which the book leaves out)."""
+    """Whether a cell output is kept in a committed chapter: all but stderr (progress lines)."""
     return not (output.get("output_type") == "stream" and output.get("name") == "stderr")
 
 
 def _tidy(path: Path, params: dict[str, Any], keys: set[str]) -> None:
-    """Hide papermill's injected-parameters cell in the book, and drop its wall-clock
-    metadata so re-executing unchanged results leaves the committed notebook unchanged;
-    record the chapter's :func:`inputs`."""
+    """Hide papermill's parameters cell, drop wall-clock and machine metadata, record :func:`inputs`."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -185,9 +166,7 @@ def _tidy(path: Path, params: dict[str, Any], keys: set[str]) -> None:
             cell.id = "injected-parameters"  # papermill draws a random id each run
             if "remove-cell" not in tags:
                 tags.append("remove-cell")
-    meta = nb.metadata.get("papermill", {})
-    meta.pop("environment_variables", None)
-    for key in ("input_path", "output_path"):  # machine-specific, temporary
-        meta.pop(key, None)
+    for key in ("environment_variables", "input_path", "output_path"):
+        nb.metadata.get("papermill", {}).pop(key, None)
     nb.metadata["hwlib"] = {"inputs": inputs(nb, params, keys, _datasets(_in_book(params.get("data_dir"))))}
     nbformat.write(nb, path)

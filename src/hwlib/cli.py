@@ -1,7 +1,5 @@
-"""The ``hwlib`` command line: check data, list, train and sweep experiments.
-
-Exit codes: 0 success; 2 bad command line or config; 3 data problem; 4 run-store
-problem; 5 Dask cluster problem; 130 interrupted (Ctrl-C). Errors print one paragraph, never a traceback.
+"""The ``hwlib`` command line. Errors print one paragraph, never a traceback; exit codes: 0 success,
+2 bad command line or config, 3 data, 4 run store, 5 Dask cluster, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -49,16 +47,16 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                    help="change a setting (repeatable): epochs, n_train, n_test, learning_rate (lr), "
                         "batch_size, seed, kernel, stride, padding, filters, l2, l2_layers, or a "
-                        "dotted path like model.convs.0.kernel; the variant gets its own key")
+                        "dotted path like model.convs.0.kernel; a changed setting is a run of its own")
     p.add_argument("--profile", choices=PROFILES, default="full",
                    help="full: the homework's settings (default); quick: small subsets, 2 epochs")
     p.add_argument("--force", action="store_true", help="retrain even if the run is stored")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
-    p.add_argument("--seeds", type=_seed_count, default=1, metavar="N",
+    p.add_argument("--seeds", type=_positive("seeds"), default=1, metavar="N",
                    help="train every configuration with seeds 0..N-1 (seed 0 is the usual run; each "
                         "seed is a run of its own, stored ones are reused); with N > 1 the results "
                         "show mean ± sd and the 95%% confidence interval over the seeds")
-    p.add_argument("--variant", default=DEFAULT_VARIANT, type=_variant,
+    p.add_argument("--variant", default=DEFAULT_VARIANT, choices=tuple(VARIANT_HELP),
                    help="which reading of the homework: " + "; ".join(
                        f"{v}: {h}" for v, h in VARIANT_HELP.items()) + f" (default: {DEFAULT_VARIANT})")
     p.add_argument("--workers", type=_positive("worker processes"), metavar="N",
@@ -82,16 +80,6 @@ def _positive(what: str):
     return parse
 
 
-_seed_count = _positive("seeds")
-
-
-def _variant(text: str) -> str:
-    if text not in VARIANT_HELP:
-        raise argparse.ArgumentTypeError(
-            f"unknown variant {text!r}; choose " + " or ".join(VARIANT_HELP))
-    return text
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hwlib", description="Regenerate the CNN homework (MNIST, CIFAR-10) from code.",
@@ -107,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dataset", choices=tuple(DATASET_SHAPES), action="append",
                        help="check only this dataset (repeatable; default: both)")
 
-    lst = sub.add_parser("list", help="list every experiment of the homework with its key, under each variant")
-    lst.add_argument("--profile", choices=PROFILES, default="full",
-                     help="show the keys of this profile (default: full)")
+    lst = sub.add_parser("list", help="list every experiment of the homework with its settings")
+    lst.add_argument("--profile", choices=PROFILES, default="full", help="full (default) or quick")
+    lst.add_argument("--variant", default=DEFAULT_VARIANT, choices=tuple(VARIANT_HELP),
+                     help=f"the reading of the homework (default: {DEFAULT_VARIANT})")
 
     train = sub.add_parser("train", help="train one experiment (returns at once if stored)")
     train.add_argument("experiment", help="experiment name, see `hwlib list`")
@@ -126,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "training what is missing)")
     report.add_argument("--profile", choices=PROFILES, default="full",
                         help="full: the homework's settings (default); quick: small subsets, 2 epochs")
-    report.add_argument("--variant", type=_variant,
+    report.add_argument("--variant", choices=tuple(VARIANT_HELP),
                         help="the reading of the homework the MNIST and CIFAR-10 chapters show "
                              f"(default: each chapter's own, {DEFAULT_VARIANT})")
     report.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -144,8 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     repro = sub.add_parser("reproduce", help="train every experiment of the homework (skips stored runs)")
     _train_args(repro)
     repro.add_argument("--study", action="store_true",
-                       help="the whole study the book uses: both variants, every seed (5 per MNIST "
-                            "experiment, 3 per CIFAR-10 one, 5 for the tuned L2 run) and the "
+                       help="the whole study the book uses: both variants, every seed and the "
                             "sensitivity runs; --variant, --seeds and --set do not apply")
 
     aud = sub.add_parser(
@@ -164,10 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _log(quiet: bool):
-    return None if quiet else _print
-
-
 def cmd_data_check(args: argparse.Namespace) -> int:
     from hwlib import data
 
@@ -177,66 +161,69 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from hwlib import experiments
+    from hwlib import experiments, tables
 
-    rows = []
-    for name, exp in experiments.EXPERIMENTS.items():
-        keys = [experiments.prepare(name, args.profile, v).key() for v in experiments.VARIANTS]
-        rows.append((name, *keys, exp.dataset, str(experiments.with_profile(exp, args.profile).train.epochs),
-                     exp.title))
-    head = ("experiment", *(f"key ({v})" for v in experiments.VARIANTS), "dataset", "epochs", "description")
-    n = len(head) - 1
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(n)]
-    for r in [head] + rows:
-        _print("  ".join(c.ljust(w) for c, w in zip(r[:n], widths)) + "  " + r[n])
-    _print(f"\nprofile: {args.profile}. Variants: " + "; ".join(
-        f"{v}: {h}" for v, h in experiments.VARIANT_HELP.items()) + ". The run-store key also covers "
-        "the data fingerprint, the training-code version and the thread configuration.")
+    exps = [experiments.prepare(name, args.profile, args.variant) for name in experiments.EXPERIMENTS]
+    table = tables.experiment_table(exps)
+    table["Part of the homework"] = [e.title for e in exps]
+    _print(table.to_string(index=False))
+    _print(f"\nprofile {args.profile}; variant {args.variant}: {VARIANT_HELP[args.variant]}. `hwlib train NAME` "
+           "trains one and prints its run key (its folder in results/runs/).")
     return 0
 
 
-def _prepare(name: str, args: argparse.Namespace):
-    from hwlib import experiments
-
-    exp = experiments.prepare(name, args.profile, args.variant)
-    return exp.with_overrides(args.overrides) if args.overrides else exp
-
-
-def _with_seeds(exp, args: argparse.Namespace) -> list:
-    """``exp`` with seeds 0..N-1 (``--seeds N``); just ``exp`` for N = 1."""
-    if args.seeds == 1:
-        return [exp]
+def _with_seeds(name: str, args: argparse.Namespace) -> list:
+    """Experiment ``name`` as the command line sets it, with seeds 0..N-1 (``--seeds N``)."""
     from hwlib import experiments
     from hwlib.config import parse_overrides
     from hwlib.errors import ConfigError
 
+    exp = experiments.prepare(name, args.profile, args.variant).with_overrides(args.overrides)
+    if args.seeds == 1:
+        return [exp]
     if {"seed", "train.seed"} & set(parse_overrides(args.overrides)):
         raise ConfigError(f"--seeds {args.seeds} trains seeds 0..{args.seeds - 1}: leave out --set seed=...")
     return [exp.with_overrides({"seed": s}) for s in experiments.seed_list(args.seeds, "--seeds", at_least=1)]
 
 
-def _run_many(jobs: list, args: argparse.Namespace, on_run=None, tiers: list[int] | None = None) -> list:
-    """Train (or find) each ``(experiment, weights)``: here, or on ``--scheduler``; lower
-    ``tiers`` first (see :class:`hwlib.executor.Task`)."""
+def _jobs(args: argparse.Namespace) -> list:
+    """``(experiment, keep weights, tier)`` of every run a `train`, `sweep` or `reproduce` asks for."""
+    from hwlib import experiments
+    from hwlib.errors import ConfigError
+
+    if args.command == "reproduce" and args.study:
+        if args.overrides or args.seeds != 1:
+            raise ConfigError("--study trains the book's whole study as it is defined: leave out --set and --seeds.")
+        return experiments.study(args.profile)
+    names = {"train": lambda: [args.experiment], "sweep": lambda: experiments.SWEEPS[args.dataset],
+             "reproduce": lambda: experiments.EXPERIMENTS}[args.command]()
+    jobs = []
+    for exp in (e for name in names for e in _with_seeds(name, args)):
+        # weights only where the figures need them, unless `train` is told otherwise
+        weights = not args.no_weights if args.command == "train" else experiments.keeps_weights(exp, args.seeds > 1)
+        jobs.append((exp, weights, exp.train.seed if args.command == "reproduce" else 0))  # seed 0 first
+    return jobs
+
+
+def _run_many(jobs: list, args: argparse.Namespace, on_run=None) -> list:
+    """Train (or find) each ``(experiment, weights, tier)``: here, or on ``--scheduler``."""
     from hwlib.executor import Task, run_all
     from hwlib.store import RunStore
 
-    tiers = tiers or [0] * len(jobs)
-    return run_all([Task(e, w, t) for (e, w), t in zip(jobs, tiers)], RunStore(args.store), scheduler=args.scheduler,
-                   workers=args.workers, force=args.force, data_dir=args.data_dir, log=_log(args.quiet),
-                   on_run=on_run)
+    return run_all([Task(*job) for job in jobs], RunStore(args.store), scheduler=args.scheduler, workers=args.workers,
+                   force=args.force, data_dir=args.data_dir, log=None if args.quiet else _print, on_run=on_run)
 
 
-def _seed_tables(runs: list, args: argparse.Namespace, group) -> None:
-    """Print mean ± sd and the confidence interval over the seeds, one table per ``group``."""
+def _seed_tables(runs: list) -> None:
+    """Print mean ± sd and the confidence interval over the seeds, one table per dataset."""
     from hwlib import tables
 
-    by_group: dict = {}
+    by_dataset: dict = {}
     for r in runs:
-        by_group.setdefault(group(r), {}).setdefault(r.experiment.name, []).append(r)
-    for configs in by_group.values():
+        by_dataset.setdefault(r.experiment.dataset, {}).setdefault(r.experiment.name, []).append(r)
+    for configs in by_dataset.values():
         _print("")
-        _print(tables.format_seed_table(tables.sweep_seed_table(configs)).to_string(index=False))
+        _print(tables.sweep_seed_table(configs).to_string(index=False))
 
 
 def _result_line(r, seed: bool = False) -> str:
@@ -248,50 +235,24 @@ def _result_line(r, seed: bool = False) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    exps = _with_seeds(_prepare(args.experiment, args), args)
-    runs = _run_many([(e, not args.no_weights) for e in exps], args,
-                     on_run=lambda r: _print(_result_line(r, seed=args.seeds > 1)))
-    if args.seeds > 1:
-        _seed_tables(runs, args, group=lambda r: r.experiment.dataset)
-    return 0
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from hwlib import experiments, tables
-
-    # Weights only where the figures need them: the usual run (seed 0) of those experiments.
-    jobs = [(v, experiments.keeps_weights(v, args.seeds > 1))
-            for e in experiments.sweep(args.dataset) for v in _with_seeds(_prepare(e.name, args), args)]
-    runs = _run_many(jobs, args)
-    if args.seeds > 1:
-        _seed_tables(runs, args, group=lambda r: r.experiment.dataset)
-    else:
-        _print("")
-        _print(tables.sweep_table(runs).to_string(index=False))
-    return 0
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
+    """`train`, `sweep` and `reproduce`: each run as it is found or trained, then the tables."""
     import time
 
-    from hwlib import experiments, progress
-    from hwlib.errors import ConfigError
+    from hwlib import progress, tables
 
     t0 = time.monotonic()
-    if args.study:
-        if args.overrides or args.seeds != 1:
-            raise ConfigError("--study trains the book's whole study as it is defined: leave out --set and --seeds.")
-        jobs, tiers = experiments.study(args.profile), experiments.study_tiers(args.profile)
-    else:
-        jobs = [(v, experiments.keeps_weights(v, args.seeds > 1))
-                for name in experiments.EXPERIMENTS for v in _with_seeds(_prepare(name, args), args)]
-        tiers = [v.train.seed for v, _ in jobs]  # seed 0 of every experiment (the chapters' runs) first
-    runs = _run_many(jobs, args, on_run=lambda r: _print(_result_line(r, seed=True)), tiers=tiers)
+    each = args.command != "sweep"
+    runs = _run_many(_jobs(args), args, on_run=(lambda r: _print(_result_line(
+        r, seed=args.seeds > 1 or args.command == "reproduce"))) if each else None)
     if args.seeds > 1:
-        _seed_tables(runs, args, group=lambda r: r.experiment.dataset)
-    trained = sum(r.trained for r in runs)
-    _print(f"\n{len(runs)} runs ({len({r.key for r in runs})} distinct): {trained} trained, "
-           f"{len(runs) - trained} from the store; {progress.duration(time.monotonic() - t0)} in all.")
+        _seed_tables(runs)
+    elif args.command == "sweep":
+        _print("")
+        _print(tables.sweep_table(runs).to_string(index=False))
+    if args.command == "reproduce":
+        trained = sum(r.trained for r in runs)
+        _print(f"\n{len(runs)} runs ({len({r.key for r in runs})} distinct): {trained} trained, "
+               f"{len(runs) - trained} from the store; {progress.duration(time.monotonic() - t0)} in all.")
     return 0
 
 
@@ -372,13 +333,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "report": cmd_report, "train": cmd_train, "sweep": cmd_sweep,
-            "reproduce": cmd_reproduce, "store": cmd_store, "audit": cmd_audit}
+COMMANDS = {"list": cmd_list, "report": cmd_report, "train": cmd_train, "sweep": cmd_train,
+            "reproduce": cmd_train, "store": cmd_store, "audit": cmd_audit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``hwlib`` command (``argv``: its arguments, default ``sys.argv[1:]``)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         args = build_parser().parse_args(argv)
         handler = cmd_data_check if args.command == "data" else COMMANDS[args.command]

@@ -1,13 +1,8 @@
-"""Experiment configuration: frozen dataclasses, validation, stable keys.
+"""Experiment configuration: frozen dataclasses, validated when they are made.
 
 An :class:`Experiment` is everything that decides a trained run: the dataset, the network
-(:class:`ModelSpec`) and the training settings (:class:`TrainSpec`). It is plain data:
-it round-trips through ``to_dict``/``from_dict``, and its :meth:`key` is a hash of its
-canonical JSON, so the same settings always give the same key.
-
-:func:`validate` checks a config *before* anything is built: it walks every layer with
-the output-size formula and rejects, with a :class:`~hwlib.errors.ConfigError` that shows
-the arithmetic, any config whose feature maps would shrink below one pixel.
+(:class:`ModelSpec`) and the training settings (:class:`TrainSpec`). Creating one validates
+it (:func:`validate`), so every ``Experiment`` in hand is known to be valid.
 """
 
 from __future__ import annotations
@@ -22,17 +17,12 @@ from typing import Any
 
 from hwlib.errors import ConfigError
 
-DATASET_SHAPES: dict[str, tuple[int, int, int]] = {
-    "mnist": (28, 28, 1),
-    "cifar10": (32, 32, 3),
-}
+DATASET_SHAPES: dict[str, tuple[int, int, int]] = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 N_CLASSES = 10  # MNIST and CIFAR-10 alike
 PADDINGS = ("same", "valid")
-# How pixels reach the network: "unit" divides the uint8 values by 255 (values in [0, 1]),
-# "raw" keeps them as they are stored (0..255, as float32).
+# How pixels reach the network: "unit" divides the uint8 values by 255, "raw" keeps 0..255.
 INPUT_SCALES = ("unit", "raw")
-# Settings left out of a run's key while they hold their default, so that adding a setting
-# does not by itself change the key of the runs that never used it: (section, name) -> default.
+# Settings left out of a run's key while they hold their default: (section, name) -> default.
 KEY_DEFAULTS: dict[tuple[str, str], Any] = {("train", "input_scale"): "unit"}
 POOL = 2  # max-pooling window and stride after conv1 and conv2
 MAX_SEED = 2**32 - 1  # the largest seed NumPy accepts
@@ -51,11 +41,8 @@ class ConvLayer:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The network: convolutions, then flatten, dense ReLU layers and a 10-way output.
-
-    ``l2_layers`` names the layers (``conv1``, ``fc1``, ``output``, ...) whose kernels get
-    an L2 penalty of ``l2``; empty means no regularization.
-    """
+    """Convolutions, then flatten, dense ReLU layers and a 10-way output; an L2 penalty
+    ``l2`` on the kernels of the layers named in ``l2_layers``."""
 
     convs: tuple[ConvLayer, ...]
     dense: tuple[int, ...] = (64,)
@@ -65,20 +52,15 @@ class ModelSpec:
 
     def layer_names(self) -> list[str]:
         """The names of the weighted layers, in order: conv1.., fc1.., output."""
-        return [f"conv{i + 1}" for i in range(len(self.convs))] + [
-            f"fc{i + 1}" for i in range(len(self.dense))
-        ] + ["output"]
+        convs = [f"conv{i + 1}" for i in range(len(self.convs))]
+        return convs + [f"fc{i + 1}" for i in range(len(self.dense))] + ["output"]
 
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """How the network is trained: Adam on sparse categorical cross-entropy.
-
-    ``n_train``/``n_test`` of ``None`` use the whole split; otherwise a stratified,
-    deterministic subset chosen with ``data_seed``. ``seed`` drives initialisation and
-    shuffling. ``input_scale`` is how pixels reach the network (:data:`INPUT_SCALES`):
-    ``"unit"`` (divided by 255) or ``"raw"`` (0..255, as the original MNIST code ran).
-    """
+    """Adam on sparse categorical cross-entropy. ``n_train``/``n_test`` of ``None`` use the
+    whole split, otherwise a stratified subset drawn with ``data_seed``; ``seed`` drives
+    initialisation and shuffling."""
 
     epochs: int = 10
     batch_size: int = 32
@@ -92,10 +74,10 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named experiment of the homework: dataset + model + training settings.
+    """A named experiment: dataset + model + training settings, valid by construction.
 
-    ``name`` and ``title`` describe; they are not part of :meth:`key`, which depends only
-    on what changes the trained weights.
+    ``name`` and ``title`` (which part of the homework it is) describe; the run key depends
+    only on :meth:`config_dict`.
     """
 
     name: str
@@ -104,29 +86,25 @@ class Experiment:
     train: TrainSpec = field(default_factory=TrainSpec)
     title: str = ""
 
-    # -- identity ---------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        validate(self)
+
     def config_dict(self) -> dict[str, Any]:
-        """The part of the config that decides the result (no name/title), without the
+        """What decides the result: the config without name and title, and without the
         settings of :data:`KEY_DEFAULTS` that hold their default."""
         d = self.to_dict()
-        d.pop("name")
-        d.pop("title")
+        del d["name"], d["title"]
         for (section, name), default in KEY_DEFAULTS.items():
             if d[section].get(name) == default:
                 del d[section][name]
         return d
 
-    def key(self) -> str:
-        """A stable 12-hex-digit hash of the canonical JSON of :meth:`config_dict`."""
-        return short_hash(self.config_dict())
-
-    # -- (de)serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return _to_plain(dataclasses.asdict(self))
+        return json.loads(json.dumps(dataclasses.asdict(self)))  # tuples become lists
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Experiment:
-        """Build (and validate) an experiment from a plain dict, as written by to_dict."""
+        """The experiment of a plain dict, as written by :meth:`to_dict`."""
         if not isinstance(d, dict):
             raise ConfigError(f"An experiment config must be a mapping, got {type(d).__name__}.")
         d = dict(d)
@@ -134,9 +112,8 @@ class Experiment:
         convs = model.pop("convs", None)
         if not isinstance(convs, (list, tuple)) or not convs:
             raise ConfigError("model.convs must be a non-empty list of convolution layers.")
-        model["convs"] = tuple(
-            ConvLayer(**_only_fields(ConvLayer, c, f"model.convs[{i}]")) for i, c in enumerate(convs)
-        )
+        model["convs"] = tuple(ConvLayer(**_only_fields(ConvLayer, c, f"model.convs[{i}]"))
+                               for i, c in enumerate(convs))
         for name in ("dense", "l2_layers"):
             if name in model:
                 if not isinstance(model[name], (list, tuple)):
@@ -147,21 +124,14 @@ class Experiment:
         for required in ("name", "dataset"):
             if required not in top:
                 raise ConfigError(f"The experiment config has no '{required}'.")
-        exp = cls(model=ModelSpec(**model), train=TrainSpec(**train), **top)
-        validate(exp)
-        return exp
+        return cls(model=ModelSpec(**model), train=TrainSpec(**train), **top)
 
-    # -- variants ------------------------------------------------------------------------
     def with_overrides(self, overrides: dict[str, Any] | Iterable[str]) -> Experiment:
-        """A copy with settings changed, validated.
-
-        ``overrides`` maps a setting to a value, or is a list of ``"name=value"`` strings
-        (values parsed as YAML scalars). Names are short (``epochs``, ``n_train``,
-        ``learning_rate``/``lr``, ``seed``, ``batch_size``, ``l2``, ``l2_layers``, and
-        ``kernel``/``stride``/``padding``/``filters`` which apply to every convolution)
-        or dotted paths into the dict form (``model.convs.0.kernel``).
-        """
-        pairs = parse_overrides(overrides) if not isinstance(overrides, dict) else overrides
+        """A copy with settings changed: a mapping, or ``"name=value"`` strings (values read
+        as YAML). Names are short (``epochs``, ``lr``, ``seed``, ``batch_size``, ``l2``,
+        ``l2_layers``, ``n_train``, ...; ``kernel``/``stride``/``padding``/``filters`` apply
+        to every convolution) or dotted paths (``model.convs.0.kernel``)."""
+        pairs = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
         d = self.to_dict()
         for name, value in pairs.items():
             _apply_override(d, name, value)
@@ -174,9 +144,7 @@ def short_hash(obj: Any, n: int = 12) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
-# ---------------------------------------------------------------------------------------
-# Overrides (`--set name=value`, papermill parameters)
-# ---------------------------------------------------------------------------------------
+# -- overrides (`--set name=value`, papermill parameters) -------------------------------------
 TRAIN_ALIASES = {"lr": "learning_rate", "scale": "input_scale"}
 TRAIN_FIELDS = {f.name for f in fields(TrainSpec)}
 CONV_FIELDS = {"kernel", "stride", "padding", "filters"}
@@ -184,7 +152,7 @@ MODEL_FIELDS = {"l2", "l2_layers", "dense", "n_classes"}
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
-    """Parse ``["epochs=2", "n_train=5000"]`` into ``{"epochs": 2, "n_train": 5000}``."""
+    """``["epochs=2", "lr=1e-3"]`` -> ``{"epochs": 2, "lr": 0.001}``."""
     import yaml
 
     out: dict[str, Any] = {}
@@ -217,26 +185,20 @@ def _apply_override(d: dict[str, Any], name: str, value: Any) -> None:
     elif name == "dataset":
         d["dataset"] = value
     elif "." in name:
-        parts = name.split(".")
+        *path, last = name.split(".")
         node: Any = d
         try:
-            for p in parts[:-1]:
+            for p in path:
                 node = node[int(p)] if isinstance(node, list) else node[p]
-            last = parts[-1]
-            if isinstance(node, list):
-                node[int(last)] = value
-            elif last in node:
-                node[last] = value
-            else:
+            if isinstance(node, dict) and last not in node:
                 raise KeyError(last)
+            node[int(last) if isinstance(node, list) else last] = value
         except (KeyError, IndexError, ValueError, TypeError):
             raise ConfigError(f"The setting '{name}' does not exist in the experiment config.") from None
     else:
         known = sorted(TRAIN_FIELDS | CONV_FIELDS | MODEL_FIELDS | set(TRAIN_ALIASES) | {"dataset"})
-        raise ConfigError(
-            f"Unknown setting '{name}'. Known settings: {', '.join(known)}; "
-            "or a dotted path such as model.convs.0.kernel."
-        )
+        raise ConfigError(f"Unknown setting '{name}'. Known settings: {', '.join(known)}; "
+                          "or a dotted path such as model.convs.0.kernel.")
 
 
 def _only_fields(cls: type, d: Any, where: str) -> dict[str, Any]:
@@ -245,39 +207,18 @@ def _only_fields(cls: type, d: Any, where: str) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(d) - names)
     if unknown:
-        raise ConfigError(
-            f"Unknown setting(s) {', '.join(unknown)} in '{where}'. Allowed: {', '.join(sorted(names))}."
-        )
+        raise ConfigError(f"Unknown setting(s) {', '.join(unknown)} in '{where}'. "
+                          f"Allowed: {', '.join(sorted(names))}.")
     return dict(d)
 
 
-def _to_plain(obj: Any) -> Any:
-    if isinstance(obj, (list, tuple)):
-        return [_to_plain(o) for o in obj]
-    if isinstance(obj, dict):
-        return {k: _to_plain(v) for k, v in obj.items()}
-    return obj
-
-
-# ---------------------------------------------------------------------------------------
-# Validation
-# ---------------------------------------------------------------------------------------
+# -- validation -------------------------------------------------------------------------------
 def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int]:
-    """Output size of a convolution along one axis, and the total padding used.
-
-    ``out = floor((in + P - k) / s) + 1`` where ``P`` is 0 for ``valid`` and, for
-    ``same``, the smallest padding that gives ``out = ceil(in / s)`` (as Keras/TF do).
-    """
-    if padding == "same":
-        pad = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
-    else:
-        pad = 0
+    """Output size of a convolution along one axis, and the total padding used:
+    ``floor((in + P - k) / s) + 1``, ``P`` 0 for ``valid`` and for ``same`` the smallest
+    padding that gives ``ceil(in / s)`` (as Keras does)."""
+    pad = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0) if padding == "same" else 0
     return (size + pad - kernel) // stride + 1, pad
-
-
-def pool_output_size(size: int) -> int:
-    """Output size of a 2x2, stride-2, valid max-pool: floor((in - 2) / 2) + 1."""
-    return (size - POOL) // POOL + 1
 
 
 @dataclass(frozen=True)
@@ -293,11 +234,8 @@ class ShapeStep:
 
 
 def shape_walk(model: ModelSpec, input_shape: tuple[int, int, int]) -> list[ShapeStep]:
-    """Walk every convolution and pooling layer with the output-size formula.
-
-    Returns the steps (without raising); :func:`validate` turns a step whose output
-    is below 1 into an error.
-    """
+    """Every convolution and pooling layer with its output-size arithmetic, up to the first
+    output below one pixel."""
     size, _, channels = input_shape
     steps: list[ShapeStep] = []
     for i, conv in enumerate(model.convs, start=1):
@@ -305,20 +243,17 @@ def shape_walk(model: ModelSpec, input_shape: tuple[int, int, int]) -> list[Shap
         formula = f"floor(({size} + {pad} - {conv.kernel}) / {conv.stride}) + 1 = {out}"
         steps.append(ShapeStep(f"conv{i}", "conv", size, out, formula, conv.filters))
         size, channels = out, conv.filters
-        if out < 1:
-            return steps
-        if conv.pool:
-            out = pool_output_size(size)
-            formula = f"floor(({size} - {POOL}) / {POOL}) + 1 = {out}"
-            steps.append(ShapeStep(f"pool{i}", "pool", size, out, formula, channels))
+        if conv.pool and out >= 1:
+            out = (size - POOL) // POOL + 1
+            steps.append(ShapeStep(f"pool{i}", "pool", size, out, f"floor(({size} - {POOL}) / {POOL}) + 1 = {out}",
+                                   channels))
             size = out
-            if out < 1:
-                return steps
+        if out < 1:
+            break
     return steps
 
 
 def _check_int(value: Any, name: str, minimum: int = 1, allow_none: bool = False) -> None:
-    """Raise unless ``value`` is a whole number (not a bool) >= ``minimum`` (or, if allowed, None)."""
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int):
@@ -328,7 +263,6 @@ def _check_int(value: Any, name: str, minimum: int = 1, allow_none: bool = False
 
 
 def _is_number(value: Any) -> bool:
-    """Whether ``value`` is an int or float (not a bool) and not NaN."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
@@ -342,15 +276,14 @@ def validate(exp: Experiment) -> Experiment:
     if not m.convs:
         raise ConfigError("The model needs at least one convolution layer.")
     for i, conv in enumerate(m.convs, start=1):
-        where = f"conv{i}"
         for setting, what in (("filters", "the number of filters"), ("kernel", "the kernel size"),
                               ("stride", "the stride")):
-            _check_int(getattr(conv, setting), f"{where}: {what}")
+            _check_int(getattr(conv, setting), f"conv{i}: {what}")
         if conv.padding not in PADDINGS:
-            raise ConfigError(f"{where}: padding {conv.padding!r} does not exist. Use 'same' (output = "
+            raise ConfigError(f"conv{i}: padding {conv.padding!r} does not exist. Use 'same' (output = "
                               "ceil(input / stride)) or 'valid' (no padding).")
         if not isinstance(conv.pool, bool):
-            raise ConfigError(f"{where}: pool must be true or false, got {conv.pool!r}.")
+            raise ConfigError(f"conv{i}: pool must be true or false, got {conv.pool!r}.")
     for i, units in enumerate(m.dense, start=1):
         _check_int(units, f"fc{i}: the number of units")
     if type(m.n_classes) is not int or m.n_classes != N_CLASSES:
@@ -370,7 +303,7 @@ def validate(exp: Experiment) -> Experiment:
         _check_int(getattr(t, setting), setting, minimum)
     for setting in ("n_train", "n_test"):  # a stratified subset needs an image of every class
         _check_int(getattr(t, setting), setting, minimum=N_CLASSES, allow_none=True)
-    if t.seed > MAX_SEED:  # NumPy (keras.utils.set_random_seed) refuses larger seeds
+    if t.seed > MAX_SEED:
         raise ConfigError(f"seed must be at most {MAX_SEED} (2**32 - 1), got {t.seed}.")
     if t.input_scale not in INPUT_SCALES:
         raise ConfigError(f"input_scale {t.input_scale!r} does not exist. Use 'unit' (pixels divided by 255, "
@@ -382,12 +315,10 @@ def validate(exp: Experiment) -> Experiment:
     steps = shape_walk(m, DATASET_SHAPES[exp.dataset])
     last = steps[-1]
     if last.output_size < 1:
+        h, w, _ = DATASET_SHAPES[exp.dataset]
         walk = "; ".join(f"{s.layer}: {s.formula}" for s in steps)
         raise ConfigError(
-            f"{last.layer} would output feature maps of size {last.output_size} (below 1 "
-            f"pixel) for {exp.dataset} input {DATASET_SHAPES[exp.dataset][0]}x"
-            f"{DATASET_SHAPES[exp.dataset][1]}. Output size = floor((in + padding - kernel) "
-            f"/ stride) + 1: {walk}. Use a smaller kernel or stride, 'same' padding, or "
-            "fewer pooling layers."
-        )
+            f"{last.layer} would output feature maps of size {last.output_size} (below 1 pixel) for "
+            f"{exp.dataset} input {h}x{w}. Output size = floor((in + padding - kernel) / stride) + 1: {walk}. "
+            "Use a smaller kernel or stride, 'same' padding, or fewer pooling layers.")
     return exp

@@ -1,10 +1,5 @@
-"""Exceptions raised by hwlib.
-
-Every error a user can cause (a bad config, missing data, a damaged store entry, a bad
-notebook parameter) is an :class:`HwlibError` whose message says what was wrong and how
-to fix it. The CLI prints the message (no traceback) and exits with the class's
-``exit_code``.
-"""
+"""hwlib's errors: each says what was wrong and how to fix it; the CLI prints it as one paragraph
+and exits with the class's ``exit_code``."""
 
 from __future__ import annotations
 

@@ -1,15 +1,11 @@
-"""Build the Keras 3 network of a :class:`~hwlib.config.ModelSpec`.
-
-Layers carry stable names (``conv1``, ``pool1``, ..., ``flatten``, ``fc1``, ...,
-``output``) so analysis code can find them. The output layer emits logits; the loss is
-computed ``from_logits=True`` and probabilities are a softmax of the logits.
-"""
+"""The Keras network of a :class:`~hwlib.config.ModelSpec`: named layers (``conv1``, ``pool1``,
+..., ``flatten``, ``fc1``, ..., ``output``), the output emitting logits."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hwlib.config import DATASET_SHAPES, POOL, Experiment, ModelSpec, validate
+from hwlib.config import DATASET_SHAPES, POOL, Experiment, ModelSpec
 
 
 def build(model: ModelSpec, input_shape: tuple[int, int, int]) -> Any:
@@ -37,18 +33,11 @@ def build(model: ModelSpec, input_shape: tuple[int, int, int]) -> Any:
 
 
 def build_experiment(exp: Experiment) -> Any:
-    """Validate ``exp`` and build its (untrained, uncompiled) network."""
-    validate(exp)
+    """The (untrained, uncompiled) network of ``exp``."""
     return build(exp.model, DATASET_SHAPES[exp.dataset])
 
 
-def _kind(layer: Any) -> str:
-    return {
-        "Conv2D": "Convolution",
-        "MaxPooling2D": "Max pooling",
-        "Flatten": "Flatten",
-        "Dense": "Fully connected",
-    }.get(type(layer).__name__, type(layer).__name__)
+KINDS = {"Conv2D": "Convolution", "MaxPooling2D": "Max pooling", "Flatten": "Flatten", "Dense": "Fully connected"}
 
 
 def layer_details(layer: Any) -> str:
@@ -76,11 +65,7 @@ def architecture_rows(keras_model: Any) -> list[dict[str, Any]]:
         if type(layer).__name__ == "InputLayer":
             continue
         shape = tuple(layer.output.shape[1:])
-        rows.append({
-            "layer": layer.name,
-            "type": _kind(layer),
-            "details": layer_details(layer),
-            "output_shape": "x".join(str(d) for d in shape),
-            "params": int(layer.count_params()),
-        })
+        rows.append({"layer": layer.name, "type": KINDS.get(type(layer).__name__, type(layer).__name__),
+                     "details": layer_details(layer), "output_shape": "x".join(str(d) for d in shape),
+                     "params": int(layer.count_params())})
     return rows

@@ -1,10 +1,4 @@
-"""Numbers as the book prints them: a true minus sign ("−", U+2212), never a hyphen, and
-never e-notation.
-
-:func:`num` writes a fixed number of decimals (tables, prose); :func:`sig` a number of
-significant digits as a plain decimal (figure titles and tick labels, whose values range
-from 0.0000936 to 262,144).
-"""
+"""Numbers as the book prints them: a true minus sign ("−", U+2212), never a hyphen or e-notation."""
 
 from __future__ import annotations
 
@@ -19,13 +13,11 @@ def minus(text: str) -> str:
 
 
 def num(value: float, digits: int, sign: bool = False) -> str:
-    """``value`` with ``digits`` decimals and a true minus sign; ``sign`` adds "+" to
-    positive numbers (differences)."""
+    """``value`` with ``digits`` decimals (tables, prose); ``sign`` adds "+" to positive numbers."""
     return minus(f"{value:{'+' if sign else ''}.{digits}f}")
 
 
 def sig(value: float, digits: int = 3) -> str:
-    """``value`` rounded to ``digits`` significant digits, as a plain decimal with a true
-    minus sign: 0.0000936, −0.252, 0.1, 262000 (never "9.36e-05"); a zero has no sign."""
+    """``value`` to ``digits`` significant digits, a plain decimal: 0.0000936, −0.252, 262000, 0 (not −0)."""
     return minus(np.format_float_positional(float(value) + 0.0, precision=digits, unique=False,
                                             fractional=False, trim="-"))

@@ -1,16 +1,4 @@
-"""Statistics over seeds: mean, standard deviation, Student-t intervals, paired t-tests.
-
-A configuration trained with seeds ``0..n-1`` gives ``n`` values of a metric.
-:func:`summarize` gives their mean, sample standard deviation (``n - 1`` in the
-denominator) and the Student-t confidence interval of the mean,
-``mean ± t(1 - α/2, n - 1) · sd / √n``. :func:`paired_test` compares two configurations
-trained with the same seeds: a paired t-test on the per-seed differences (the seed fixes
-the initialisation and the shuffling, so pairing by seed removes that shared noise).
-
-The t distribution and the paired test are SciPy's (``scipy.stats.t``,
-``scipy.stats.ttest_rel`` with its ``confidence_interval``); this module adds the checks
-and messages, the pairing by seed, and :func:`holm`.
-"""
+"""Statistics over seeds: mean, sd and Student-t intervals, paired t-tests by seed, Holm's adjustment."""
 
 from __future__ import annotations
 
@@ -25,6 +13,8 @@ from scipy import stats as _scipy_stats
 
 from hwlib.errors import ConfigError
 
+BySeed = Mapping[Any, float] | Sequence[float]  # {seed: value}, or values in seed order
+
 
 def t_quantile(q: float, df: int) -> float:
     """The ``q``-quantile of Student's t with ``df`` degrees of freedom (0 < q < 1)."""
@@ -35,15 +25,9 @@ def t_quantile(q: float, df: int) -> float:
     return float(_scipy_stats.t.ppf(q, df))
 
 
-# ---------------------------------------------------------------------------------------
-# Summaries over seeds
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Summary:
-    """Mean, sample standard deviation and the Student-t confidence interval of the mean.
-
-    With one value the standard deviation and the interval are NaN (undefined).
-    """
+    """Mean, sample sd, standard error and Student-t interval of the mean (NaN but the mean for one value)."""
 
     n: int
     mean: float
@@ -51,7 +35,6 @@ class Summary:
     sem: float
     ci_low: float
     ci_high: float
-    confidence: float = 0.95
 
 
 def _values(values: Iterable[float], what: str = "values") -> list[float]:
@@ -64,124 +47,67 @@ def _values(values: Iterable[float], what: str = "values") -> list[float]:
     return out
 
 
-def _check_confidence(confidence: float) -> None:
+def summarize(values: Iterable[float], confidence: float = 0.95) -> Summary:
+    """Mean, sd and the ``confidence`` Student-t interval ``mean ± t · sd / √n``."""
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
         raise ConfigError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}.")
-
-
-def summarize(values: Iterable[float], confidence: float = 0.95) -> Summary:
-    """Mean, sd and the ``confidence`` Student-t interval: ``mean ± t · sd / √n``."""
-    _check_confidence(confidence)
     v = _values(values)
     n, mean = len(v), statistics.fmean(v)
     if n < 2:
-        return Summary(n, mean, math.nan, math.nan, math.nan, math.nan, confidence)
+        return Summary(n, mean, math.nan, math.nan, math.nan, math.nan)
     sd = statistics.stdev(v, mean)
     sem = sd / math.sqrt(n)
     half = t_quantile(0.5 + confidence / 2, n - 1) * sem
-    return Summary(n, mean, sd, sem, mean - half, mean + half, confidence)
+    return Summary(n, mean, sd, sem, mean - half, mean + half)
 
 
-# ---------------------------------------------------------------------------------------
-# Paired comparison of two configurations over the same seeds
-# ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PairedTest:
-    """A paired t-test of ``a - b`` over seeds.
-
-    ``t`` and the two-sided ``p``; ``mean_difference`` (a - b) with its ``confidence``
-    interval; ``n`` pairs (``df = n - 1``). All differences equal: ``sd_difference`` 0,
-    ``t`` ±inf and ``p`` 0 (or, all zero, ``t`` NaN and ``p`` 1).
-    """
+    """A paired t-test of ``a - b`` over ``n`` seeds: ``t``, two-sided ``p``, the mean difference and its interval."""
 
     t: float
     p: float
     mean_difference: float
     n: int
-    sd_difference: float
     ci_low: float
     ci_high: float
-    confidence: float = 0.95
-
-    @property
-    def df(self) -> int:
-        return self.n - 1
-
-    def significant(self, alpha: float = 0.05) -> bool:
-        return self.p < alpha
 
 
-def _pairs(a: Mapping[Any, float] | Sequence[float], b: Mapping[Any, float] | Sequence[float]
-           ) -> tuple[list[float], list[float]]:
+def paired_test(a: BySeed, b: BySeed, confidence: float = 0.95) -> PairedTest:
+    """Paired t-test of two configurations trained with the same seeds (SciPy's ``ttest_rel``, two-sided; all
+    differences equal, where SciPy would divide by zero: ``t`` ±inf and ``p`` 0, or NaN and 1 when all zero)."""
     if isinstance(a, Mapping) != isinstance(b, Mapping):
         raise ConfigError("Give both configurations as {seed: value} mappings, or both as lists in seed order.")
     if isinstance(a, Mapping):
-        assert isinstance(b, Mapping)
         if set(a) != set(b):
-            only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
-            raise ConfigError(
-                "A paired test needs the same seeds for both configurations; seeds only in the "
-                f"first: {only_a or 'none'}, only in the second: {only_b or 'none'}."
-            )
-        seeds = sorted(a)
-        return _values((a[s] for s in seeds), "first values"), _values((b[s] for s in seeds), "second values")
+            raise ConfigError("A paired test needs the same seeds for both configurations; seeds only in the first: "
+                              f"{sorted(set(a) - set(b)) or 'none'}, "
+                              f"only in the second: {sorted(set(b) - set(a)) or 'none'}.")
+        a, b = [a[s] for s in sorted(a)], [b[s] for s in sorted(a)]
     va, vb = _values(a, "first values"), _values(b, "second values")
     if len(va) != len(vb):
         raise ConfigError(f"A paired test needs as many values for both configurations, got {len(va)} and {len(vb)}.")
-    return va, vb
-
-
-def paired_test(a_by_seed: Mapping[Any, float] | Sequence[float],
-                b_by_seed: Mapping[Any, float] | Sequence[float],
-                confidence: float = 0.95) -> PairedTest:
-    """Paired t-test of two configurations trained with the same seeds.
-
-    ``a_by_seed``/``b_by_seed``: ``{seed: metric}`` (the same seeds) or two lists in the
-    same seed order. ``t = mean(d) / (sd(d) / √n)`` for ``d = a - b``, ``df = n - 1``,
-    two-sided ``p``.
-    """
-    _check_confidence(confidence)
-    va, vb = _pairs(a_by_seed, b_by_seed)
-    n = len(va)
-    if n < 2:
-        raise ConfigError(f"A paired test needs at least 2 seeds per configuration, got {n}.")
+    if len(va) < 2:
+        raise ConfigError(f"A paired test needs at least 2 seeds per configuration, got {len(va)}.")
     d = summarize([x - y for x, y in zip(va, vb)], confidence)
-    if d.sd == 0:  # SciPy would divide by zero: the limits, stated
+    if d.sd == 0:
         t, p = (math.nan, 1.0) if d.mean == 0 else (math.copysign(math.inf, d.mean), 0.0)
-        return PairedTest(t, p, d.mean, n, 0.0, d.mean, d.mean, confidence)
+        return PairedTest(t, p, d.mean, d.n, d.mean, d.mean)
     with warnings.catch_warnings():  # differences equal up to rounding: a huge t, as it should be
         warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
         r = _scipy_stats.ttest_rel(va, vb)
     ci = r.confidence_interval(confidence)
-    return PairedTest(float(r.statistic), float(r.pvalue), d.mean, n, d.sd, float(ci.low), float(ci.high),
-                      confidence)
-
-
-def by_seed(runs: Iterable[Any], metric: str = "test_accuracy") -> dict[int, float]:
-    """``{seed: metrics[metric]}`` of stored runs (objects with ``.experiment`` and ``.metrics``)."""
-    out: dict[int, float] = {}
-    for r in runs:
-        seed = r.experiment.train.seed
-        if seed in out:
-            raise ConfigError(f"Two runs of {r.experiment.name} have the same seed {seed}.")
-        out[seed] = float(r.metrics[metric])
-    return out
+    return PairedTest(float(r.statistic), float(r.pvalue), d.mean, d.n, float(ci.low), float(ci.high))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values (step-down Bonferroni), in the order given.
-
-    Comparing each adjusted p with α controls the family-wise error rate of the whole set
-    of comparisons at α: the smallest p is multiplied by ``m``, the next by ``m - 1`` and
-    so on, each kept at least as large as the one before and at most 1.
-    """
+    """Holm-adjusted p-values (step-down Bonferroni), in the order given."""
     ps = _values(p_values, "p-values")
     if any(not 0 <= p <= 1 for p in ps):
         raise ConfigError(f"p-values must lie between 0 and 1, got {ps}.")
     m = len(ps)
-    order = sorted(range(m), key=lambda i: ps[i])
     adjusted, running = [0.0] * m, 0.0
-    for rank, i in enumerate(order):
+    for rank, i in enumerate(sorted(range(m), key=lambda i: ps[i])):
         running = max(running, min(1.0, (m - rank) * ps[i]))
         adjusted[i] = running
     return adjusted

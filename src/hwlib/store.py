@@ -1,31 +1,16 @@
-"""The content-addressed run store.
+"""The content-addressed run store (``results/``, or ``$HWLIB_STORE``).
 
-A trained run lives in ``<store>/runs/<key>/`` where ``key`` hashes the experiment
-config, the data fingerprint, the training-code version and the engine and thread
-settings that change a history (:func:`run_key`). An entry holds::
-
-    config.json       the experiment (dict form), its key, data fingerprint, code version
-    history.csv       per epoch: loss, accuracy, test_loss, test_accuracy
-    metrics.json      final test (and train) loss and accuracy
-    provenance.json   versions, platform, device, wall time, epochs/s, git commit
-    model.weights.h5  the trained weights (only for runs whose figures need it)
-    MANIFEST.json     sha256 of every other file: a hand-edited entry is detected
-
-Writes are atomic: an entry is assembled in a temporary folder beside ``runs/`` and
-renamed into place, so a run killed mid-training leaves no entry (only a temporary
-folder, removed by the next write) and the next run trains it cleanly.
-
-Several processes (cluster workers) may share one store: :meth:`RunStore.lock` holds a
-per-key ``flock`` on ``<store>/.locks/<key>`` while a run is trained, so two processes
-never train the same key at once (the second one waits, then finds the first one's
-entry). The lock files live outside ``runs/`` and are removed on release.
-
-The store is the checkout's ``results/`` by default; ``$HWLIB_STORE`` or an explicit path moves it.
+A run lives in ``<store>/runs/<key>/`` (:func:`run_key`), holding ``config.json``,
+``history.csv``, ``metrics.json``, ``provenance.json``, optionally ``model.weights.h5``, and
+``MANIFEST.json`` (the sha256 of every other file, so a hand-edited entry is detected). An entry
+is assembled in a temporary folder and renamed into place, so a killed run leaves none;
+processes sharing a store take a per-key lock while training (:meth:`RunStore.lock`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -37,11 +22,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: no cross-process lock
-    fcntl = None  # type: ignore[assignment]
-
 from hwlib.config import short_hash
 from hwlib.errors import StoreError
 
@@ -51,18 +31,17 @@ WEIGHTS = "model.weights.h5"
 MANIFEST = "MANIFEST.json"
 TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 24 * 3600
-NEW_TMP_SECONDS = 60  # a temporary folder without its .pid yet: being created (see begin)
-PID_FILE = ".pid"  # in a temporary folder: the process filling it (see clean_stale)
-LOCKS = ".locks"  # <store>/.locks/<key>: per-key training locks (see RunStore.lock)
+NEW_TMP_SECONDS = 60  # a temporary folder without its .pid yet is being created
+PID_FILE = ".pid"  # in a temporary folder: "pid host" of the process filling it
+LOCKS = ".locks"  # <store>/.locks/<key>: per-key training locks
 _HELD: set[tuple[str, str]] = set()  # (lock folder, key) held by this process
-READ_LOG = "HWLIB_READ_LOG"  # a file RunStore.get appends each key it looks up to (set by hwlib.book)
+READ_LOG = "HWLIB_READ_LOG"  # a file RunStore.get appends each key it looks up to (hwlib.book)
 
 
 def run_key(config: dict[str, Any], data_fingerprint: str, code_version: str,
             runtime: dict[str, Any]) -> str:
-    """The store key of a run: a hash of what decides its result (the experiment config,
-    the data, the training-code version, and the engine and thread settings that change a
-    history)."""
+    """The key of a run: a hash of what decides its result (config, data, training-code
+    version, and the engine and thread settings that change a history)."""
     return short_hash({"config": config, "data": data_fingerprint, "code": code_version,
                        "runtime": runtime}, n=16)
 
@@ -74,8 +53,7 @@ def project_root() -> Path | None:
 
 
 def default_root() -> Path:
-    """``$HWLIB_STORE``; else ``results/`` of the checkout (wherever the command runs from,
-    a notebook in ``book/`` included); else ``./results``."""
+    """``$HWLIB_STORE``, else the checkout's ``results/``, else ``./results``."""
     if os.environ.get("HWLIB_STORE"):
         return Path(os.environ["HWLIB_STORE"])
     root = project_root()
@@ -91,27 +69,11 @@ class Entry:
     """A complete, verified store entry (read-only view)."""
 
     def __init__(self, path: Path):
-        self.path = path
-        self.key = path.name
+        self.path, self.key, self.history_path = path, path.name, path / "history.csv"
 
-    def read_json(self, name: str) -> dict[str, Any]:
-        return json.loads((self.path / name).read_text())
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return self.read_json("config.json")
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        return self.read_json("metrics.json")
-
-    @property
-    def provenance(self) -> dict[str, Any]:
-        return self.read_json("provenance.json")
-
-    @property
-    def history_path(self) -> Path:
-        return self.path / "history.csv"
+    config = property(lambda self: json.loads((self.path / "config.json").read_text()))
+    metrics = property(lambda self: json.loads((self.path / "metrics.json").read_text()))
+    provenance = property(lambda self: json.loads((self.path / "provenance.json").read_text()))
 
     @property
     def weights_path(self) -> Path | None:
@@ -129,14 +91,12 @@ class RunStore:
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r})"
 
-    # -- reading ---------------------------------------------------------------------------
     def path(self, key: str) -> Path:
         return self.runs / key
 
     def get(self, key: str, need_weights: bool = False) -> Entry | None:
-        """The verified entry for ``key``, or ``None`` if absent (or lacking weights when
-        ``need_weights``). A damaged entry raises :class:`StoreError`. With ``$HWLIB_READ_LOG``
-        set, ``key`` is appended to that file (what a chapter reads, :mod:`hwlib.book`)."""
+        """The verified entry for ``key``, or ``None`` if absent (or without weights when
+        ``need_weights``); a damaged entry raises :class:`StoreError`."""
         if os.environ.get(READ_LOG):
             with open(os.environ[READ_LOG], "a") as log:
                 log.write(key + "\n")
@@ -181,8 +141,7 @@ class RunStore:
         return sorted(p.name for p in self.runs.iterdir() if p.is_dir() and not p.name.startswith(TMP_PREFIX))
 
     def superseded(self, code_version: str) -> list[tuple[str, str, str]]:
-        """``(key, name, version)`` of every entry trained by another training-code version
-        (such runs are never found again: the version is part of the key)."""
+        """``(key, name, version)`` of every entry of another training-code version."""
         out = []
         for key in self.keys():
             try:
@@ -204,7 +163,6 @@ class RunStore:
             os.rename(path, aside)
             shutil.rmtree(aside)
 
-    # -- writing ---------------------------------------------------------------------------
     def _check_writable(self) -> None:
         try:
             self.runs.mkdir(parents=True, exist_ok=True)
@@ -224,59 +182,32 @@ class RunStore:
 
     @contextlib.contextmanager
     def lock(self, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        """Hold the training lock of ``key`` (blocking): one trainer per key at a time.
-
-        An exclusive ``flock`` on ``<store>/.locks/<key>``, released when the holder ends or
-        dies (the kernel drops it), so a killed worker never blocks the key. ``on_wait`` is
-        called once if another process holds it. The file is removed on release; a waiter
-        that locked a removed file (its inode is no longer the path's) locks afresh.
-        Callers re-check the store after acquiring it.
-        """
+        """Hold the training lock of ``key``: an exclusive ``flock`` on ``<store>/.locks/<key>``
+        (the kernel drops it when the holder dies), ``on_wait`` called once if another process
+        holds it. Callers re-check the store once they hold it."""
         self._check_writable()
         path = self.lock_path(key)
         try:
             path.parent.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"Cannot create the lock folder {path.parent} ({exc.strerror}).") from None
-        if fcntl is None:  # pragma: no cover
-            yield
-            return
-        waited = False
-        while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    if on_wait is not None and not waited:
-                        on_wait()
-                    waited = True
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                st = os.fstat(fd)
-                try:
-                    current = os.stat(path)
-                except FileNotFoundError:
-                    current = None
-            except BaseException:
-                os.close(fd)
-                raise
-            if current is not None and (current.st_dev, current.st_ino) == (st.st_dev, st.st_ino):
-                break
-            os.close(fd)  # the holder removed this file as we waited on it: lock the new one
+        except OSError as exc:
+            raise StoreError(f"Cannot create the lock file {path} ({exc.strerror}).") from None
         held = (str(path.parent), key)
-        _HELD.add(held)
         try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            _HELD.add(held)
             yield
         finally:
             _HELD.discard(held)
-            with contextlib.suppress(OSError):
-                path.unlink()  # before unlocking: a waiter on this inode then locks afresh
-            os.close(fd)
+            os.close(fd)  # unlocks
 
     def _lock_free(self, key: str) -> bool:
-        """Whether no process holds the lock of ``key`` right now (a non-blocking probe)."""
-        if fcntl is None:  # pragma: no cover
-            return True
+        """Whether no process holds the lock of ``key`` right now."""
         try:
             fd = os.open(self.lock_path(key), os.O_RDWR)
         except OSError:
@@ -290,11 +221,8 @@ class RunStore:
         return True
 
     def begin(self, key: str) -> Path:
-        """A fresh temporary folder in which to assemble the entry ``key``.
-
-        Checked before training starts, so an unwritable store fails in a second, not after
-        an hour of training.
-        """
+        """A fresh temporary folder for the entry ``key`` (called before training, so an
+        unwritable store fails at once)."""
         self._check_writable()
         self.clean_stale()
         try:
@@ -327,15 +255,9 @@ class RunStore:
         shutil.rmtree(tmp, ignore_errors=True)
 
     def clean_stale(self) -> list[Path]:
-        """Remove temporary folders left by runs that were killed (their process is gone).
-
-        A folder's ``.pid`` names its process and host. On this host the process is looked
-        up; a folder of another host (a cluster worker elsewhere, same shared store) is
-        stale when nobody holds its key's lock, or when this process holds it (then the
-        folder's owner cannot be training it). A folder without its ``.pid`` is being created
-        by another process (:meth:`begin` writes it next) unless it is a minute old. Older than
-        a day: stale whatever the owner.
-        """
+        """Remove temporary folders of killed runs: on this host, those whose process is gone;
+        of another host, those whose key's lock nobody else holds; without a ``.pid``, those
+        over a minute old; any older than a day."""
         removed = []
         if not self.runs.is_dir():
             return removed
@@ -362,8 +284,7 @@ class RunStore:
 
 
 def _read_owner(tmp: Path) -> tuple[int | None, str | None]:
-    """The pid and host written in a temporary folder's ``.pid`` (``"pid host"``; older
-    folders hold the pid alone)."""
+    """The pid and host in a temporary folder's ``.pid``."""
     try:
         parts = (tmp / PID_FILE).read_text().split(maxsplit=1)
         return int(parts[0]), (parts[1].strip() if len(parts) > 1 else None)
@@ -377,5 +298,7 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    with contextlib.suppress(OSError, IndexError):  # a killed process its parent has not reaped yet is dead
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True

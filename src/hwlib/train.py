@@ -1,22 +1,14 @@
 """Train an experiment, deterministically, and keep the result in the run store.
 
-:func:`run` is the one entry point: it loads the data (once per process), computes the
-run key, returns the stored run on a hit, and otherwise trains and stores it.
-
-Training is Adam on sparse categorical cross-entropy (from logits), the batch size of
-the config, and an evaluation on the test set after every epoch (the report's "test"
-curves). Seeds (``keras.utils.set_random_seed``) plus TensorFlow op determinism make a
-rerun of the same key on the same machine bit-identical.
-
-How batches reach the model (:class:`Engine`) is mostly a matter of speed; the engine
-settings that change a run's history (the input pipeline decides the batch order, the
-evaluation batch size the summation order of the test loss, XLA the kernels) are part
-of the run's key with the thread configuration (:meth:`Engine.key_settings`), and
-``steps_per_execution``, which is not, is tested to give bit-identical histories.
+:func:`run` returns the stored run of an experiment, training and storing it on a miss;
+:func:`find` only looks. Training is Adam on sparse categorical cross-entropy with a test
+evaluation after every epoch; seeds and TensorFlow op determinism make a rerun of the same
+key bit-identical.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import io
@@ -32,30 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from hwlib import __version__
-from hwlib.config import Experiment, validate
+from hwlib.config import Experiment
 from hwlib.errors import ConfigError, StoreError
 from hwlib.runtime import RESULT_THREADS, THREADS, catch_interrupts, private_seed_draws, seed_everything
 from hwlib.store import WEIGHTS, Entry, RunStore, run_key
 
-# Bump when a change to the code that trains (this module, hwlib.models, hwlib.runtime, the
-# pre-processing of hwlib.data) changes trained weights: every stored run is then trained
-# again (the version is part of the store key). tests/test_code_version.py records a fingerprint
-# of each such function's code and fails when one changes while this stays the same.
+# Part of every run key: bump it when a change to the code that trains changes trained weights
+# (tests/test_code_version.py fails when such code changes while this stays the same).
 TRAIN_CODE_VERSION = "2"
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy")
 
 
 @dataclass(frozen=True)
 class Engine:
-    """How batches reach the model.
-
-    ``steps_per_execution``: batches per compiled call (cuts per-step Python overhead;
-    the same steps in the same order, so bit-identical histories and not part of the
-    key); ``eval_batch_size``: batch size of the per-epoch test evaluation (changes the
-    test loss in its last digits); ``pipeline``: ``"tfdata"`` feeds in-memory tensors
-    through ``tf.data`` with prefetch, ``"numpy"`` hands NumPy arrays to ``model.fit`` as
-    plain Keras does (another batch order); ``jit_compile``: XLA.
-    """
+    """How batches reach the model: batches per compiled call (the same steps, so not in the
+    key), the test evaluation's batch size, ``"tfdata"`` (in-memory tensors through
+    ``tf.data``) or ``"numpy"`` (as plain Keras ``model.fit``), and XLA."""
 
     steps_per_execution: int = 1
     eval_batch_size: int = 32
@@ -87,61 +71,37 @@ def compile_model(model: Any, exp: Experiment, engine: Engine) -> Any:
 
 def epoch_timer(epochs: int, log: Callable[[str], None] | None = None,
                 check: Callable[[], None] | None = None) -> Any:
-    """A Keras callback that records the seconds of each epoch (training + test evaluation)
-    in ``.seconds``, with ``log`` reports each epoch in one line, and calls ``check`` before
-    every execution of the training and evaluation steps and after every epoch (it may
-    raise to stop training: :meth:`hwlib.runtime.Interrupts.check`)."""
-    return _epoch_timer_class()(epochs, log, check)
-
-
-@functools.cache
-def _epoch_timer_class() -> type:
+    """A Keras callback: each epoch's seconds in ``.seconds``, a line per epoch to ``log``, and
+    ``check()`` (which may raise to stop) before every step execution and after every epoch."""
     import keras  # here, not at module import: `import hwlib.train` stays free of TensorFlow
 
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self, epochs: int, log: Callable[[str], None] | None,
-                     check: Callable[[], None] | None):
-            super().__init__()
-            self.epochs, self.log, self.check, self.seconds = epochs, log, check, []
+    seconds: list[float] = []
+    started = [0.0]
+    check = check or (lambda: None)
 
-        # Keras calls these before each execution (``steps_per_execution`` steps); the
-        # ``*_end`` ones would make it call every batch hook synchronously.
-        def on_train_batch_begin(self, batch, logs=None):
-            if self.check:
-                self.check()
+    def begin(epoch: int, logs: Any = None) -> None:
+        started[0] = time.perf_counter()
 
-        def on_test_batch_begin(self, batch, logs=None):
-            if self.check:
-                self.check()
+    def end(epoch: int, logs: Any = None) -> None:
+        seconds.append(time.perf_counter() - started[0])
+        if log:
+            m = {k: (logs or {}).get(k, float("nan")) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+            log(f"epoch {epoch + 1:>3}/{epochs}  loss {m['loss']:.4f}  acc {m['accuracy']:.4f}  test_loss "
+                f"{m['val_loss']:.4f}  test_acc {m['val_accuracy']:.4f}  ({seconds[-1]:.1f} s)")
+        check()
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            dt = time.perf_counter() - self._t0
-            self.seconds.append(dt)
-            if self.log:
-                logs = logs or {}
-                self.log(
-                    f"epoch {epoch + 1:>3}/{self.epochs}  loss {logs.get('loss', float('nan')):.4f}  "
-                    f"acc {logs.get('accuracy', float('nan')):.4f}  test_loss "
-                    f"{logs.get('val_loss', float('nan')):.4f}  test_acc "
-                    f"{logs.get('val_accuracy', float('nan')):.4f}  ({dt:.1f} s)"
-                )
-            if self.check:
-                self.check()
-
-    return EpochTimer
+    # The *_batch_begin hooks run once per execution of steps_per_execution steps.
+    timer = keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end,
+                                           on_train_batch_begin=lambda batch, logs=None: check(),
+                                           on_test_batch_begin=lambda batch, logs=None: check())
+    timer.seconds = seconds
+    return timer
 
 
 def training_batches(x: Any, y: Any, batch_size: int, seed: int) -> Any:
-    """The shuffled training batches of every epoch, as a ``tf.data`` pipeline.
-
-    The indices ``0..n-1`` are shuffled (a fresh order each epoch, drawn from ``seed``) and
-    each batch of indices gathers its images from one in-memory tensor. This gives exactly
-    the batches of ``from_tensor_slices((x, y)).shuffle(n, seed)`` (the shuffle draws do not
-    depend on the elements), without a shuffle buffer holding a second copy of every image.
-    """
+    """The shuffled training batches of every epoch: shuffled indices gather from one in-memory
+    tensor (the batches of ``from_tensor_slices((x, y)).shuffle(n, seed)`` without a second
+    copy of every image in a shuffle buffer)."""
     import tensorflow as tf
 
     xt, yt = tf.constant(x), tf.constant(y)
@@ -149,14 +109,12 @@ def training_batches(x: Any, y: Any, batch_size: int, seed: int) -> Any:
                       .batch(batch_size).map(lambda i: (tf.gather(xt, i), tf.gather(yt, i))))
 
 
-# Batches a pipeline prepares ahead of the model: a fixed depth, with tf.data's autotuning off
-# (its iterators can wait seconds when deleted at the end of a fit); the batches are the same.
 PREFETCH_BATCHES = 2
 
 
 def prefetched(ds: Any) -> Any:
-    """``ds`` prefetching :data:`PREFETCH_BATCHES` batches, with tf.data's autotuning off
-    (same elements in the same order as ``ds.prefetch(tf.data.AUTOTUNE)``)."""
+    """``ds`` prefetching a fixed number of batches, tf.data's autotuning off (its iterators can
+    stall when deleted after a fit); the same elements in the same order."""
     import tensorflow as tf
 
     options = tf.data.Options()
@@ -167,18 +125,12 @@ def prefetched(ds: Any) -> Any:
 def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
         log: Callable[[str], None] | None = None,
         check: Callable[[], None] | None = None) -> tuple[Any, Any, list[float]]:
-    """Train ``exp`` on ``data`` (a :class:`hwlib.data.Dataset`, already subset and
-    scaled as ``exp.train.input_scale`` says, see :func:`load_data`).
-
-    Returns the trained model, the history DataFrame (:data:`HISTORY_COLUMNS`) and the
-    seconds of each epoch. ``check`` is called before every execution of the training and
-    evaluation steps and after every epoch (it may raise to stop, see :func:`epoch_timer`).
-    """
+    """Train ``exp`` on ``data`` (from :func:`load_data`): the model, the history
+    (:data:`HISTORY_COLUMNS`) and each epoch's seconds; ``log`` and ``check`` as in :func:`epoch_timer`."""
     import pandas as pd
 
     from hwlib.models import build_experiment
 
-    validate(exp)
     t = exp.train
     seed_everything(t.seed)
     with private_seed_draws(t.seed):  # the seed's initial weights, whatever other threads do
@@ -210,13 +162,10 @@ def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
     return model, history, timer.seconds
 
 
-# ---------------------------------------------------------------------------------------
-# Provenance
-# ---------------------------------------------------------------------------------------
+# -- provenance ----------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def _git_commit() -> dict[str, Any] | None:
-    """The checkout's commit when this process first asked: the code it is running
-    (asked once, so a long run does not record a commit made while it trained)."""
+    """The checkout's commit when this process first asked (the code it runs)."""
     root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
@@ -231,12 +180,10 @@ def _git_commit() -> dict[str, Any] | None:
 
 
 def cpu_model() -> str:
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine()
 
 
@@ -247,23 +194,13 @@ def environment() -> dict[str, Any]:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    return {
-        "hwlib": __version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "keras_backend": keras.backend.backend(),
-        "numpy": np.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "device": f"GPU ({len(gpus)})" if gpus else "CPU",
-    }
+    return {"hwlib": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "keras_backend": keras.backend.backend(), "numpy": np.__version__, "python": sys.version.split()[0],
+            "platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
+            "device": f"GPU ({len(gpus)})" if gpus else "CPU"}
 
 
-# ---------------------------------------------------------------------------------------
-# Runs
-# ---------------------------------------------------------------------------------------
+# -- runs ----------------------------------------------------------------------------------------
 @dataclass
 class Run:
     """A stored run: its experiment, history, final metrics, provenance and weights."""
@@ -272,24 +209,15 @@ class Run:
     key: str
     entry: Entry
     trained: bool = False  # trained by this call (not found in the store)
+    metrics = property(lambda self: self.entry.metrics)
+    provenance = property(lambda self: self.entry.provenance)
+    data_fingerprint = property(lambda self: self.entry.config["data_fingerprint"])
 
     @property
-    def history(self):
+    def history(self) -> Any:
         import pandas as pd
 
         return pd.read_csv(self.entry.history_path)
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        return self.entry.metrics
-
-    @property
-    def provenance(self) -> dict[str, Any]:
-        return self.entry.provenance
-
-    @property
-    def data_fingerprint(self) -> str:
-        return self.entry.config["data_fingerprint"]
 
     def load_model(self) -> Any:
         """The trained Keras model: built from the config, weights from the store."""
@@ -313,8 +241,7 @@ class Run:
 
 
 def load_data(exp: Experiment, data_dir: str | os.PathLike | None = None):
-    """The dataset of ``exp``: pixels scaled as ``input_scale`` says, with its subset
-    (``n_train``/``n_test``) applied."""
+    """The dataset of ``exp``, scaled and subset as its settings say."""
     from hwlib import data as hwdata
 
     ds = hwdata.load(exp.dataset, data_dir, scale=exp.train.input_scale)
@@ -345,7 +272,6 @@ def find(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, 
     """The stored run of ``exp`` (with weights if ``weights``), or ``None``: never trains."""
     from hwlib import data as hwdata
 
-    validate(exp)
     store = store if isinstance(store, RunStore) else RunStore(store)
     identity = hwdata.identify(exp.dataset, data_dir)  # the data's fingerprint, without loading it
     identity.check_subset(exp.dataset, exp.train.n_train, exp.train.n_test)
@@ -356,18 +282,13 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
         weights: bool = True, data_dir: str | os.PathLike | None = None,
         log: Callable[[str], None] | None = None, engine: Engine = DEFAULT_ENGINE,
         train: bool = True) -> Run:
-    """The run of ``exp``: from the store if there, otherwise trained and stored.
+    """The run of ``exp``: from the store if there, otherwise trained and stored (holding the
+    key's lock, so processes sharing a store never train one key twice).
 
-    ``weights``: keep the trained model (needed for histograms, examples and feature
-    maps); a stored entry without weights is retrained when weights are asked for.
-    ``train=False`` (or ``$HWLIB_NO_TRAIN=1``, as CI sets for the committed book) raises
-    :class:`StoreError` instead of training on a miss.
-
-    Processes sharing a store (cluster workers) never train the same key at once: the
-    miss -> train -> commit section holds the key's lock (:meth:`RunStore.lock`), and a
-    process that waited for it finds the other one's entry instead of training again.
+    ``weights``: keep the trained model (a stored entry without weights is retrained when
+    they are asked for). ``train=False`` or ``$HWLIB_NO_TRAIN=1`` raises :class:`StoreError`
+    on a miss instead of training.
     """
-    validate(exp)
     _git_commit()  # record the commit of the code this process runs, before it trains
     store = store if isinstance(store, RunStore) else RunStore(store)
     data = load_data(exp, data_dir)
@@ -415,25 +336,16 @@ def _write_entry(tmp: Path, exp: Experiment, key: str, data: Any, model: Any, hi
     config = {"key": key, "name": exp.name, "experiment": exp.to_dict(),
               "data_fingerprint": data.fingerprint, "train_code_version": TRAIN_CODE_VERSION,
               "runtime": engine.key_settings()}
-    metrics = {
-        "test_loss": float(last["test_loss"]), "test_accuracy": float(last["test_accuracy"]),
-        "train_loss": float(last["loss"]), "train_accuracy": float(last["accuracy"]),
-        "epochs": int(exp.train.epochs), "n_train": int(len(data.y_train)),
-        "n_test": int(len(data.y_test)), "params": int(model.count_params()),
-    }
-    n_img = len(data.y_train)
-    provenance = {
-        **environment(),
-        "git": _git_commit(),
-        "data_source": str(data.source),
-        "engine": dataclasses.asdict(engine),
-        "threads": dict(THREADS),
-        "wall_seconds": round(wall, 3),
-        "epoch_seconds": [round(s, 3) for s in seconds],
-        "epochs_per_second": round(len(seconds) / sum(seconds), 5),
-        "train_images_per_second": round(n_img * len(seconds) / sum(seconds), 1),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    metrics = {"test_loss": float(last["test_loss"]), "test_accuracy": float(last["test_accuracy"]),
+               "train_loss": float(last["loss"]), "train_accuracy": float(last["accuracy"]),
+               "epochs": int(exp.train.epochs), "n_train": int(len(data.y_train)),
+               "n_test": int(len(data.y_test)), "params": int(model.count_params())}
+    provenance = {**environment(), "git": _git_commit(), "data_source": str(data.source),
+                  "engine": dataclasses.asdict(engine), "threads": dict(THREADS), "wall_seconds": round(wall, 3),
+                  "epoch_seconds": [round(s, 3) for s in seconds],
+                  "epochs_per_second": round(len(seconds) / sum(seconds), 5),
+                  "train_images_per_second": round(len(data.y_train) * len(seconds) / sum(seconds), 1),
+                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     _dump(tmp / "config.json", config)
     _dump(tmp / "metrics.json", metrics)
     _dump(tmp / "provenance.json", provenance)
