@@ -202,7 +202,9 @@ def print_tables(out: dict[str, Any]) -> None:
     print(f"\nmachine: {m['cores']} cores, {m['cpu']}; TF {m['tensorflow']}, Keras {m['keras']}; measured "
           f"{m.get('started', '?')[:16]}; load average {m['loadavg_start'][0]:.2f} at the start, "
           f"{m.get('loadavg_end', [float('nan')])[0]:.2f} at the end")
-    print("ratios: plain Keras's time over hwlib's, median of the interleaved pairs (min-max); > 1: hwlib is faster")
+    other = out["settings"].get("study_against", "plain Keras")
+    print(f"ratios: the other side's time (per epoch: plain Keras; study: {other}) over hwlib's, median of the "
+          "interleaved pairs (min-max); > 1: hwlib is faster")
     for tp in out.get("throughput_pairs") or []:
         if tp["pairs"]:
             h = statistics.median(p["hwlib_images_per_s"] for p in tp["pairs"])
@@ -214,7 +216,6 @@ def print_tables(out: dict[str, Any]) -> None:
             h = statistics.median(p["hwlib_s"] for p in st["pairs"])
             pl = statistics.median(p["plain_s"] for p in st["pairs"])
             s = st["settings"]
-            other = out["settings"].get("study_against", "plain Keras")
             print(f"  study: {st['dataset']} sweep, {st['runs']} runs x {s['epochs']} epoch(s) on "
                   f"{s.get('n_train', 'all')} images ({len(st['pairs'])} pairs): hwlib sweep {h:.0f} s, {other} "
                   f"{pl:.0f} s: x{st['median']:.2f} ({st['min']:.2f}-{st['max']:.2f})")

@@ -46,6 +46,24 @@ def test_bench_smoke_run_writes_results(tiny_dir, tmp_path):
     assert not (tmp_path / "store").exists()  # the sweep trains into its own temporary store
 
 
+@pytest.mark.slow
+def test_baseline_times_the_study_against_an_earlier_commit(tiny_dir, tmp_path):
+    out = tmp_path / "results.json"
+    env = tiny_command_env(tiny_dir, HWLIB_STORE=str(tmp_path / "store"))
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--n-train", "150", "--n-test", "50", "--datasets", "", "--study-datasets",
+         "mnist", "--study-pairs", "1", "--baseline", "HEAD", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["settings"]["study_against"] == "hwlib at HEAD" and len(r["study"][0]["pairs"]) == 1
+    assert "Preparing worktree (detached HEAD" in proc.stderr  # the baseline side runs from its own worktree
+    assert [p["part"] for p in r["parts"]] == ["study-mnist-hwlib-1", "study-mnist-plain-1"]
+    assert "study: hwlib at HEAD" in proc.stdout
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=BENCH.parents[1], capture_output=True, text=True)
+    assert "hwlib-bench-baseline-" not in worktrees.stdout  # removed at the end
+
+
 def test_pair_ratios_are_plain_over_hwlib():
     sys.path.insert(0, str(BENCH.parent))
     import bench

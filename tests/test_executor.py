@@ -3,6 +3,7 @@ trainer per key; killed workers; Ctrl-C stops every worker and stores nothing.""
 
 from __future__ import annotations
 
+import ctypes.util
 import logging
 import os
 import signal
@@ -181,6 +182,9 @@ def test_workers_train_the_same_runs_as_training_alone(tiny_env, tmp_path):
     share = runtime.inter_op_threads(2, len(os.sched_getaffinity(0)))
     assert {r.provenance["threads"]["inter_op"] for r in pooled} == {share}
     assert {r.provenance["threads"]["inter_op"] for r in alone} == {runtime.INTER_OP_MAX}
+    # the workers run on jemalloc where it is installed (identical results, asserted above); alone, on libc's malloc
+    assert {r.provenance["malloc"] for r in pooled} == {"jemalloc" if ctypes.util.find_library("jemalloc") else "libc"}
+    assert {r.provenance["malloc"] for r in alone} == {"libc"}
     assert any("3 run(s) to train on 2 worker process(es)" in line for line in lines)
     assert any(line.startswith("mnist-l2 seed 0 [") and "epoch   2/2" in line for line in lines)
     assert "3/3 runs trained" in lines[-1]

@@ -1,8 +1,4 @@
-"""Executing the book's chapters with papermill (``hwlib report``), only those whose inputs changed.
-
-An executed chapter records what it was computed from (:func:`inputs`) in its metadata and
-keeps no timing or machine-specific metadata; :func:`stale_parts` compares them with now.
-"""
+"""``hwlib report``: execute the chapters whose recorded inputs (:func:`inputs`) changed, with papermill."""
 
 from __future__ import annotations
 
@@ -59,10 +55,8 @@ def execute_chapters(parameters: dict[str, Any] | None = None, chapters: tuple[s
             failed = book / "_build" / "failed" / src.name
             failed.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(tmp, failed)
-            raise HwlibError(
-                f"Chapter {src.name} stopped in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
-                f"(the executed notebook is in {failed}; {src.name} is unchanged)."
-            ) from None
+            raise HwlibError(f"Chapter {src.name} stopped in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+                             f"(the executed notebook is in {failed}; {src.name} is unchanged).") from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -96,9 +90,8 @@ def _datasets(data_dir: Path | None) -> dict[str, str]:
 
 
 def inputs(nb: Any, params: dict[str, Any], keys: Any, data: dict[str, str]) -> dict[str, Any]:
-    """What the executed chapter ``nb`` was computed from, ``{"digest": ..., "parts": ...}``: its
-    code cells, parameters, hwlib's code, the manifest of each store entry read (``keys``) and
-    the datasets' fingerprints (``data``)."""
+    """What chapter ``nb`` was computed from, ``{"digest", "parts"}``: its code cells, parameters, hwlib's code,
+    the manifest of each store entry read (``keys``) and the datasets' fingerprints (``data``)."""
     code = [c.source for c in nb.cells if c.cell_type == "code"
             and "injected-parameters" not in c.metadata.get("tags", [])]
     names = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")) + ["reported.yml"]
@@ -113,8 +106,7 @@ def inputs(nb: Any, params: dict[str, Any], keys: Any, data: dict[str, str]) -> 
 
 
 def stale_parts(chapter: str, parameters: dict[str, Any]) -> list[str]:
-    """The inputs of the committed chapter that changed since it recorded them ([] when none
-    did); a dataset not found now counts as unchanged."""
+    """The inputs of the committed chapter that changed since it recorded them (a dataset not found: unchanged)."""
     import nbformat
 
     nb = nbformat.read(book_dir() / f"{chapter}.ipynb", as_version=4)

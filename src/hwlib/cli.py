@@ -36,8 +36,7 @@ def _print(msg: str) -> None:
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", metavar="PATH",
-                   help="run store folder (default: $HWLIB_STORE, else results/)")
+    p.add_argument("--store", metavar="PATH", help="run store folder (default: $HWLIB_STORE, else results/)")
     p.add_argument("--data-dir", metavar="PATH",
                    help="folder holding the datasets (default: $HWLIB_DATA_DIR, ./data, keras cache)")
 

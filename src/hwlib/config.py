@@ -1,9 +1,5 @@
-"""Experiment configuration: frozen dataclasses, validated when they are made.
-
-An :class:`Experiment` is everything that decides a trained run: the dataset, the network
-(:class:`ModelSpec`) and the training settings (:class:`TrainSpec`). Creating one validates
-it (:func:`validate`), so every ``Experiment`` in hand is known to be valid.
-"""
+"""An experiment as frozen data (dataset, :class:`ModelSpec`, :class:`TrainSpec`), validated when it is made
+(:func:`validate`), so every ``Experiment`` in hand is valid; settings changed by overrides."""
 
 from __future__ import annotations
 
@@ -41,8 +37,7 @@ class ConvLayer:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Convolutions, then flatten, dense ReLU layers and a 10-way output; an L2 penalty
-    ``l2`` on the kernels of the layers named in ``l2_layers``."""
+    """Convolutions, flatten, dense ReLU layers, a 10-way output; L2 ``l2`` on the kernels of ``l2_layers``."""
 
     convs: tuple[ConvLayer, ...]
     dense: tuple[int, ...] = (64,)
@@ -58,9 +53,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """Adam on sparse categorical cross-entropy. ``n_train``/``n_test`` of ``None`` use the
-    whole split, otherwise a stratified subset drawn with ``data_seed``; ``seed`` drives
-    initialisation and shuffling."""
+    """Adam on cross-entropy; ``n_train``/``n_test``: a stratified subset drawn with ``data_seed`` (None: all)."""
 
     epochs: int = 10
     batch_size: int = 32
@@ -74,11 +67,8 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named experiment: dataset + model + training settings, valid by construction.
-
-    ``name`` and ``title`` (which part of the homework it is) describe; the run key depends
-    only on :meth:`config_dict`.
-    """
+    """A named experiment, valid by construction; ``name`` and ``title`` (its part of the homework) describe it,
+    :meth:`config_dict` decides its runs."""
 
     name: str
     dataset: str
@@ -90,8 +80,7 @@ class Experiment:
         validate(self)
 
     def config_dict(self) -> dict[str, Any]:
-        """What decides the result: the config without name and title, and without the
-        settings of :data:`KEY_DEFAULTS` that hold their default."""
+        """What decides a run: the config without name, title and :data:`KEY_DEFAULTS` at their default."""
         d = self.to_dict()
         del d["name"], d["title"]
         for (section, name), default in KEY_DEFAULTS.items():
@@ -214,9 +203,7 @@ def _only_fields(cls: type, d: Any, where: str) -> dict[str, Any]:
 
 # -- validation -------------------------------------------------------------------------------
 def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int]:
-    """Output size of a convolution along one axis, and the total padding used:
-    ``floor((in + P - k) / s) + 1``, ``P`` 0 for ``valid`` and for ``same`` the smallest
-    padding that gives ``ceil(in / s)`` (as Keras does)."""
+    """``floor((in + P - k) / s) + 1`` along one axis, and ``P``: 0 for ``valid``, as Keras pads for ``same``."""
     pad = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0) if padding == "same" else 0
     return (size + pad - kernel) // stride + 1, pad
 
@@ -234,8 +221,7 @@ class ShapeStep:
 
 
 def shape_walk(model: ModelSpec, input_shape: tuple[int, int, int]) -> list[ShapeStep]:
-    """Every convolution and pooling layer with its output-size arithmetic, up to the first
-    output below one pixel."""
+    """Each convolution and pooling layer with its output-size arithmetic, up to the first below one pixel."""
     size, _, channels = input_shape
     steps: list[ShapeStep] = []
     for i, conv in enumerate(model.convs, start=1):

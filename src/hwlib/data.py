@@ -1,5 +1,4 @@
-"""MNIST and CIFAR-10: found (:func:`locate`), read and checked (:func:`load`), identified without their pixels
-(:func:`identify`), summed up (:func:`summary`). Every problem is a DataError naming the file and the fix."""
+"""MNIST and CIFAR-10: found (:func:`locate`), read and checked (:func:`load`), identified, summed up."""
 
 from __future__ import annotations
 
@@ -65,8 +64,7 @@ class Dataset:
         return len(self.class_names)
 
     def subset(self, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> Dataset:
-        """``n_train``/``n_test`` images (None: all), each class keeping its share (by largest remainder), picked
-        at random within the class (fixed by ``seed``), in their original order."""
+        """``n_train``/``n_test`` images (None: all), stratified, drawn by ``seed``, in their original order."""
         picked: dict[str, np.ndarray] = {}
         for split, n in (("train", n_train), ("test", n_test)):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
@@ -81,8 +79,7 @@ class Dataset:
 
 
 def locate(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The absolute path of dataset ``name``: in the folder ``data_dir`` or else ``$HWLIB_DATA_DIR`` names, if any;
-    else in ./data, the keras cache, or downloaded by ``keras.datasets`` (unless ``HWLIB_NO_DOWNLOAD=1``)."""
+    """The path of dataset ``name``: in ``data_dir``, ``$HWLIB_DATA_DIR``, ./data, the keras cache, or downloaded."""
     _check_name(name)
     if data_dir is not None:
         return _in_named_folder(name, Path(data_dir).expanduser(), "--data-dir or the data_dir parameter")
@@ -96,8 +93,7 @@ def locate(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
 
 def load(name: str, data_dir: str | os.PathLike[str] | None = None, strict: bool | None = None,
          scale: str = "unit") -> Dataset:
-    """Dataset ``name``, pixels divided by 255 (``scale="unit"``) or kept 0..255 (``"raw"``), kept for the process
-    until the file changes. ``strict`` (on unless ``HWLIB_DATA_STRICT=0``) requires the full dataset."""
+    """Dataset ``name``, pixels in 0..1 (``scale="unit"``) or 0..255 (``"raw"``); ``strict``: the full dataset only."""
     _check_name(name)
     if scale not in SCALES:
         raise DataError(f"Unknown pixel scale {scale!r}: use one of {', '.join(SCALES)}.")
@@ -190,8 +186,7 @@ def _checked_arrays(name: str, path: Path, strict: bool,
 
 
 def summary(name: str, data_dir: str | os.PathLike[str] | None = None, strict: bool | None = None) -> dict[str, Any]:
-    """What ``hwlib data check`` shows: ``{"name", "source", "fingerprint", "train", "test"}``, a split as
-    ``{"n", "class_counts", "mean", "std"}`` (the pixels' mean and std per channel, in 1/255)."""
+    """What ``hwlib data check`` shows: per split the images, images per class, and pixel mean and std per channel."""
     path = locate(name, data_dir)
     raw = _read_checked(name, path, _resolve_strict(strict))
     return {"name": name, "source": str(path), "fingerprint": _fingerprint(raw),
@@ -293,8 +288,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             arrays = {key: archive[key] for key in _KEYS if key in found}
     except Exception as exc:  # noqa: BLE001 - whatever fails, the file is not a readable .npz
         raise DataError(f"Could not read {path} ({type(exc).__name__}: {exc}). {_FIX_FILE}") from exc
-    missing = [key for key in _KEYS if key not in arrays]
-    if missing:
+    if missing := [key for key in _KEYS if key not in arrays]:
         raise DataError(f"{path} lacks the array(s) {', '.join(missing)} (it holds: {', '.join(found) or 'nothing'}). "
                         "A dataset .npz must hold x_train, y_train, x_test and y_test, as keras' mnist.npz does.")
     return arrays
@@ -324,8 +318,7 @@ def _read_batches(path: Path) -> dict[str, np.ndarray]:
                          if m.isfile() and Path(m.name).name in _BATCHES}
     except Exception as exc:  # noqa: BLE001 - whatever fails, the batches are not readable
         raise DataError(f"Could not read {path} ({type(exc).__name__}: {exc}). {_FIX_FILE}") from exc
-    missing = [batch for batch in _BATCHES if batch not in blobs]
-    if missing:
+    if missing := [batch for batch in _BATCHES if batch not in blobs]:
         raise DataError(f"{path} is missing {', '.join(missing)}: CIFAR-10 needs data_batch_1 to data_batch_5 and "
                         f"test_batch. {_FIX_FILE}")
     x, y = [], []
@@ -387,8 +380,7 @@ def _check_complete(name: str, split: str, y: np.ndarray, source: Path) -> None:
     if len(y) != full[split]:
         raise DataError(f"{source}: the {split} split has {len(y)} images, but the full {name} dataset has "
                         f"{full[split]} (expected sizes: {full['train']} train, {full['test']} test). {_FIX_STRICT}")
-    absent = sorted(set(range(N_CLASSES)) - set(np.unique(y).tolist()))
-    if absent:
+    if absent := sorted(set(range(N_CLASSES)) - set(np.unique(y).tolist())):
         raise DataError(f"{source}: the {split} split has no image of class(es) {', '.join(map(str, absent))}. "
                         f"{_FIX_STRICT}")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 class HwlibError(Exception):
     """Base class of every error hwlib raises on purpose."""
-
     exit_code = 1
 
     def _render_traceback_(self) -> list[str]:
@@ -16,23 +15,19 @@ class HwlibError(Exception):
 
 class ConfigError(HwlibError, ValueError):
     """An experiment configuration (or a parameter) is invalid."""
-
     exit_code = 2
 
 
 class DataError(HwlibError):
     """A dataset could not be found, read or validated."""
-
     exit_code = 3
 
 
 class StoreError(HwlibError):
     """The run store cannot be written, or an entry in it is damaged."""
-
     exit_code = 4
 
 
 class ClusterError(HwlibError):
     """A Dask scheduler cannot be reached, or a task failed on the cluster."""
-
     exit_code = 5

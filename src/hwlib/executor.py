@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import ctypes.util
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from unittest import mock
 
 from hwlib import progress, runtime
 from hwlib.config import Experiment, short_hash
@@ -122,11 +124,14 @@ def _train_locally(tasks: list[Task], estimates: list[float], store: RunStore, w
     ctx = multiprocessing.get_context("spawn")
     lines = ctx.SimpleQueue()  # the workers' log lines, as they come
     before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(n_workers, ctx, initializer=_start_worker,
-                               initargs=(lines, os.getpid(), runtime.inter_op_threads(n_workers, cores)))
-    try:
+    # Where installed, jemalloc speeds up the workers' large tensor allocations (the results are the same).
+    jemalloc = ctypes.util.find_library("jemalloc") if "LD_PRELOAD" not in os.environ else None
+    with mock.patch.dict(os.environ, {"LD_PRELOAD": jemalloc} if jemalloc else {}):  # submitting spawns them
+        pool = ProcessPoolExecutor(n_workers, ctx, initializer=_start_worker,
+                                   initargs=(lines, os.getpid(), runtime.inter_op_threads(n_workers, cores)))
         futures = {pool.submit(_work, tasks[i], str(store.root), force, data_dir): i
                    for i in schedule(tasks, estimates)}
+    try:
         procs = [p for p in multiprocessing.active_children() if p not in before]
         pending = set(futures)
         while pending:

@@ -1,10 +1,5 @@
-"""Every experiment of the homework, as data, and the study the book trains.
-
-MNIST (report section 1, 10 epochs): the base net, the Table 3 kernel/stride sweep and L2 on
-all layers. CIFAR-10 (section 2, 15 epochs): the base net, the Table 6 sweep, L2 on all layers
-and the tuned L2 run of Table 7. :func:`prepare` gives one under a reading of the homework
-(:data:`VARIANTS`) and a profile (``full``, or the CI-sized ``quick``).
-"""
+"""The homework's experiments as data (base nets, sweeps, L2 runs), the two readings of the homework
+(:data:`VARIANTS`), the profiles and the study the book trains."""
 
 from __future__ import annotations
 
@@ -48,8 +43,7 @@ def sweep_name(dataset: str, kernel: int, stride: int, padding: str) -> str:
 
 
 def _build() -> dict[str, Experiment]:
-    """The experiments; a title names the part of the homework, never a setting (settings
-    can be overridden, a title cannot follow them)."""
+    """The experiments; a title names their part of the homework, never a setting (an override could change it)."""
     mnist, cifar = TrainSpec(epochs=10), TrainSpec(epochs=15)
     exps = [
         Experiment("mnist-base", "mnist", _net("mnist", 5), mnist, "MNIST base net (Table 1)"),
@@ -87,8 +81,7 @@ SENSITIVITY_SEEDS = 2
 
 
 def seed_list(n: Any, what: str = "seeds", at_least: int = 2) -> list[int]:
-    """Seeds ``0..n-1``; ``n`` must be a whole number >= ``at_least`` (two for a standard
-    deviation or a paired test)."""
+    """Seeds ``0..n-1``, ``n`` a whole number >= ``at_least`` (two for a standard deviation or a paired test)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < at_least:
         raise ConfigError(f"{what} must be a whole number >= {at_least} (seeds 0..{what}-1 are used), got {n!r}.")
     return list(range(n))
@@ -102,12 +95,9 @@ def sensitivity_runs(profile: str = "full") -> list[tuple[str, str, Any, Experim
 
 
 def study(profile: str = "full", variants: Sequence[str] | None = None) -> list[tuple[Experiment, bool, int]]:
-    """Every run of the book's study as ``(experiment, keep weights, tier)``, in the order worth
-    training them. Tiers: 0 is seed 0 of every experiment under :data:`DEFAULT_VARIANT` (the
-    chapters' runs, so an interrupted study completes a book soonest), 1 its further seeds, 2
-    and 3 the same for the next variant, last the sensitivity runs. The executor starts a lower
-    tier first and trains configurations listed under two names (a base net and its sweep
-    row) once."""
+    """Every run of the book's study as ``(experiment, keep weights, tier)``; lower tiers train first: 0 is seed
+    0 of every experiment under :data:`DEFAULT_VARIANT` (the chapters' runs), 1 its further seeds, 2 and 3 the
+    same for the next variant, last the sensitivity runs."""
     if variants is None:
         variants = [DEFAULT_VARIANT] + [v for v in VARIANTS if v != DEFAULT_VARIANT]
     jobs = []
@@ -121,8 +111,7 @@ def study(profile: str = "full", variants: Sequence[str] | None = None) -> list[
 
 
 def keeps_weights(exp: Experiment, several_seeds: bool) -> bool:
-    """Whether a run stores its weights: only experiments the figures need, and among several
-    seeds only seed 0 (the run the figures show)."""
+    """Whether a run keeps its weights: the figures' experiments, seed 0 only among several seeds."""
     return exp.name in NEEDS_WEIGHTS and (not several_seeds or exp.train.seed == 0)
 
 

@@ -82,8 +82,7 @@ def format_side_by_side(table: Any, metric: str) -> Any:
 
 
 def setting_hypothesis(table: Any, ids: Sequence[str]) -> tuple[str, Any]:
-    """H1/H2 on the numbers of ``ids`` (a row each): **supported** when original's intervals hold all and stated's miss
-    one; **refuted** when original's hold no more and its mean is nearer no more often; else **open**."""
+    """H1/H2: do the original variant's intervals hold the numbers of ``ids`` where the stated's miss?"""
     rows = table[table["id"].isin(ids)]
     if len(rows) != 2 * len(set(ids)):
         raise ValueError(f"Not every id of {list(ids)} has an accuracy and a loss row.")
@@ -105,8 +104,7 @@ def setting_hypothesis(table: Any, ids: Sequence[str]) -> tuple[str, Any]:
 
 @dataclass(frozen=True)
 class Assignment:
-    """:func:`label_assignment`'s result: row ``i`` printed as ``configs[i]``, fit best by ``best[i]``; ``printed_rank``
-    1: the printed labels fit best; ``moved``: the rows ``best`` moves, judged against their new configuration."""
+    """:func:`label_assignment`'s result: per row the printed and best-fitting configuration, and the rows moved."""
 
     configs: tuple[str, ...]
     printed_distance: float
@@ -118,8 +116,7 @@ class Assignment:
 
 
 def label_assignment(rows: Sequence[R.Result], runs: Mapping[str, Sequence[Any]]) -> Assignment:
-    """H3: every assignment of the ``rows``' configurations to the rows, scored by the squared differences of
-    their accuracy and loss from our means over ``runs``, in our sds pooled over the configurations."""
+    """H3: every assignment of configurations to ``rows``, scored by distance from our means in pooled sds."""
     configs = tuple(r.experiment for r in rows)
     if len(set(configs)) != len(configs):
         raise ValueError(f"Each row needs its own configuration, got {list(configs)}.")
@@ -174,8 +171,7 @@ def moved_table(moved: Mapping[str, Sequence[Mapping[str, Any]]]) -> Any:
 
 
 def collapses(runs_by_variant: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
-    """``runs`` and ``collapsed`` runs in all, ``bound`` the exact 95% upper bound of the collapse rate, ``fisher_p``
-    the Fisher test of the first two variants' counts, ``seeds`` each seed's test accuracy (%) per variant."""
+    """Collapsed runs of all ``runs``, the exact 95% ``bound`` of their rate, ``fisher_p``, ``seeds``."""
     counts = [(len(R.collapsed(runs)), len(runs)) for runs in runs_by_variant.values()]
     down, n = (sum(column) for column in zip(*counts))
     out = {"runs": n, "collapsed": down, "bound": float(binomtest(down, n).proportion_ci(0.95, method="exact").high),
@@ -257,8 +253,7 @@ CATEGORIES = ("reproduced under original", "reproduced under stated only", *CAUS
 
 
 def closing_table(table: Any, swapped: Collection[tuple] = (), unstable: Collection[tuple] = ()) -> Any:
-    """Every result of :func:`side_by_side` with its accuracy and loss, each explained by the first that holds: its
-    ``(id, metric)`` in ``swapped`` (H3); reproduced under a variant; in ``unstable`` (H4); too uncertain; none."""
+    """Every result of :func:`side_by_side`, its accuracy and loss each explained by the first rule that holds."""
     def explain(row: Any) -> str:
         where, original, stated = (row["id"], row["metric"]), row["original verdict"], row["stated verdict"]
         rules = [(where in swapped, CAUSES["H3"]), (original == "reproduced", "reproduced under original"),

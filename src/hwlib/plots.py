@@ -318,8 +318,7 @@ def reproduction_intervals(results: pd.DataFrame) -> Figure:
 
 def sensitivity(df: pd.DataFrame, setting: str, reported: tuple[float, float], marked: float, xlabel: str,
                 error_log: bool = False) -> Figure:
-    """Accuracy (``error_log``: error, log axis) and loss ± sd per variant against ``setting``; ``reported`` dashed,
-    ``marked`` dotted (``df``: :func:`hwlib.gaps.sensitivity_table`)."""
+    """Accuracy (or error) and loss ± sd per variant against ``setting``; ``reported`` dashed, ``marked`` dotted."""
     check_table(df, ["variant", setting, "accuracy_mean", "accuracy_sd", "loss_mean", "loss_sd"], "sensitivity table")
     fig = _figure(WIDTH, 2.9)
     axes = fig.subplots(1, 2)

@@ -1,5 +1,4 @@
-"""The report's numbers and claims (``reported.yml`` beside this module) judged by our seeds: a number by our 95%
-prediction interval for one new run, a claim by paired t-tests Holm-adjusted per dataset (``docs/reproduction.md``)."""
+"""The report's numbers and claims (``reported.yml``) judged by our seeds (see ``docs/reproduction.md``)."""
 
 from __future__ import annotations
 
@@ -203,8 +202,7 @@ def predict(runs: Sequence[Any], metric: str) -> Prediction:
 
 
 def verdict_for(value: float, prediction: Prediction) -> str:
-    """**reproduced** inside the prediction interval, **too uncertain** inside one too wide to decide (a half-width
-    above :data:`MAX_RELATIVE_HALF_WIDTH` of the mean), **not reproduced** outside."""
+    """**not reproduced** outside the interval; inside, **reproduced**, or **too uncertain** if it is too wide."""
     if not prediction.low <= value <= prediction.high:
         return "not reproduced"
     return "too uncertain" if prediction.half_width > MAX_RELATIVE_HALF_WIDTH * abs(prediction.mean) else "reproduced"
@@ -312,8 +310,7 @@ def _all_pairs(reported: Reported, group: str) -> list[Request]:
 
 
 def comparisons(reported: Reported, runs: Mapping[str, Sequence[Any]]) -> dict[Request, Comparison]:
-    """Every comparison of the claims (a ranking: every pair of its group) by ``(a, b, metric)``, both ways round:
-    a paired t-test of ``a - b`` over the seeds, computed once and Holm-adjusted per dataset."""
+    """The claims' paired t-tests (a ranking: all pairs) by ``(a, b, metric)``, both ways, Holm per dataset."""
     requests = [r for c in reported.claims if c.test == "ranking" for r in _all_pairs(reported, c.params["group"])]
     requests += [r for c in reported.claims if c.test != "ranking" for r in _requests(reported, c)]
     families: dict[str, list[Request]] = {}

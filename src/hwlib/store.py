@@ -1,11 +1,5 @@
-"""The content-addressed run store (``results/``, or ``$HWLIB_STORE``).
-
-A run lives in ``<store>/runs/<key>/`` (:func:`run_key`), holding ``config.json``,
-``history.csv``, ``metrics.json``, ``provenance.json``, optionally ``model.weights.h5``, and
-``MANIFEST.json`` (the sha256 of every other file, so a hand-edited entry is detected). An entry
-is assembled in a temporary folder and renamed into place, so a killed run leaves none;
-processes sharing a store take a per-key lock while training (:meth:`RunStore.lock`).
-"""
+"""The run store (``results/``): one folder per run key with a checksummed manifest, written atomically
+(a killed run leaves no entry), a lock per key while a run trains (docs/run-store.md)."""
 
 from __future__ import annotations
 
@@ -40,8 +34,7 @@ READ_LOG = "HWLIB_READ_LOG"  # a file RunStore.get appends each key it looks up 
 
 def run_key(config: dict[str, Any], data_fingerprint: str, code_version: str,
             runtime: dict[str, Any]) -> str:
-    """The key of a run: a hash of what decides its result (config, data, training-code
-    version, and the engine and thread settings that change a history)."""
+    """A run's key: a hash of what decides it (config, data, training-code version, engine and threads)."""
     return short_hash({"config": config, "data": data_fingerprint, "code": code_version,
                        "runtime": runtime}, n=16)
 
@@ -95,8 +88,7 @@ class RunStore:
         return self.runs / key
 
     def get(self, key: str, need_weights: bool = False) -> Entry | None:
-        """The verified entry for ``key``, or ``None`` if absent (or without weights when
-        ``need_weights``); a damaged entry raises :class:`StoreError`."""
+        """The verified entry ``key`` (``None`` if absent, or without weights when ``need_weights``)."""
         if os.environ.get(READ_LOG):
             with open(os.environ[READ_LOG], "a") as log:
                 log.write(key + "\n")
@@ -130,10 +122,8 @@ class RunStore:
             if name not in on_disk:
                 raise StoreError(f"The store entry {path} lacks {name}, listed in its manifest. {fix}")
             if _sha256(path / name) != manifest[name]:
-                raise StoreError(
-                    f"The store entry {path}: {name} does not match its checksum (edited by hand or "
-                    f"damaged). {fix}"
-                )
+                raise StoreError(f"The store entry {path}: {name} does not match its checksum (edited by hand or "
+                                 f"damaged). {fix}")
 
     def keys(self) -> list[str]:
         if not self.runs.is_dir():
@@ -167,24 +157,19 @@ class RunStore:
         try:
             self.runs.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(
-                f"Cannot create the run store at {self.runs} ({exc.strerror}). Point --store or "
-                "HWLIB_STORE at a folder you can write to."
-            ) from None
+            raise StoreError(f"Cannot create the run store at {self.runs} ({exc.strerror}). Point --store or "
+                             "HWLIB_STORE at a folder you can write to.") from None
         if not os.access(self.runs, os.W_OK | os.X_OK):
-            raise StoreError(
-                f"The run store {self.runs} is not writable. Point --store or HWLIB_STORE at a "
-                "folder you can write to, or fix its permissions."
-            )
+            raise StoreError(f"The run store {self.runs} is not writable. Point --store or HWLIB_STORE at a "
+                             "folder you can write to, or fix its permissions.")
 
     def lock_path(self, key: str) -> Path:
         return self.root / LOCKS / key
 
     @contextlib.contextmanager
     def lock(self, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        """Hold the training lock of ``key``: an exclusive ``flock`` on ``<store>/.locks/<key>``
-        (the kernel drops it when the holder dies), ``on_wait`` called once if another process
-        holds it. Callers re-check the store once they hold it."""
+        """Hold ``key``'s training lock, a ``flock`` the kernel drops when its holder dies (``on_wait``: called once
+        if another process holds it); callers re-check the store once they hold it."""
         self._check_writable()
         path = self.lock_path(key)
         try:
@@ -221,8 +206,7 @@ class RunStore:
         return True
 
     def begin(self, key: str) -> Path:
-        """A fresh temporary folder for the entry ``key`` (called before training, so an
-        unwritable store fails at once)."""
+        """A fresh temporary folder for the entry ``key`` (made before training: an unwritable store fails at once)."""
         self._check_writable()
         self.clean_stale()
         try:

@@ -1,10 +1,5 @@
-"""Train an experiment, deterministically, and keep the result in the run store.
-
-:func:`run` returns the stored run of an experiment, training and storing it on a miss;
-:func:`find` only looks. Training is Adam on sparse categorical cross-entropy with a test
-evaluation after every epoch; seeds and TensorFlow op determinism make a rerun of the same
-key bit-identical.
-"""
+"""Train an experiment deterministically (the same key: bit-identical) and keep it in the run store:
+:func:`run` finds or trains, :func:`find` only looks."""
 
 from __future__ import annotations
 
@@ -59,13 +54,9 @@ DEFAULT_ENGINE = Engine(steps_per_execution=200, eval_batch_size=1000, pipeline=
 def compile_model(model: Any, exp: Experiment, engine: Engine) -> Any:
     import keras
 
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=exp.train.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        steps_per_execution=engine.steps_per_execution,
-        jit_compile=engine.jit_compile,
-    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=exp.train.learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
+                  steps_per_execution=engine.steps_per_execution, jit_compile=engine.jit_compile)
     return model
 
 
@@ -99,9 +90,8 @@ def epoch_timer(epochs: int, log: Callable[[str], None] | None = None,
 
 
 def training_batches(x: Any, y: Any, batch_size: int, seed: int) -> Any:
-    """The shuffled training batches of every epoch: shuffled indices gather from one in-memory
-    tensor (the batches of ``from_tensor_slices((x, y)).shuffle(n, seed)`` without a second
-    copy of every image in a shuffle buffer)."""
+    """The batches of ``from_tensor_slices((x, y)).shuffle(n, seed)``, gathered by shuffled indices from one
+    in-memory tensor (no second copy of every image in a shuffle buffer)."""
     import tensorflow as tf
 
     xt, yt = tf.constant(x), tf.constant(y)
@@ -113,8 +103,7 @@ PREFETCH_BATCHES = 2
 
 
 def prefetched(ds: Any) -> Any:
-    """``ds`` prefetching a fixed number of batches, tf.data's autotuning off (its iterators can
-    stall when deleted after a fit); the same elements in the same order."""
+    """``ds`` prefetching a fixed number of batches, with tf.data's autotuning (which can stall) off."""
     import tensorflow as tf
 
     options = tf.data.Options()
@@ -125,8 +114,7 @@ def prefetched(ds: Any) -> Any:
 def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
         log: Callable[[str], None] | None = None,
         check: Callable[[], None] | None = None) -> tuple[Any, Any, list[float]]:
-    """Train ``exp`` on ``data`` (from :func:`load_data`): the model, the history
-    (:data:`HISTORY_COLUMNS`) and each epoch's seconds; ``log`` and ``check`` as in :func:`epoch_timer`."""
+    """Train ``exp`` on ``data``: the model, the history and each epoch's seconds (see :func:`epoch_timer`)."""
     import pandas as pd
 
     from hwlib.models import build_experiment
@@ -152,13 +140,8 @@ def fit(exp: Experiment, data: Any, engine: Engine = DEFAULT_ENGINE,
     else:
         raise ConfigError(f"Unknown pipeline {engine.pipeline!r}: use 'tfdata' or 'numpy'.")
     h = hist.history
-    history = pd.DataFrame({
-        "epoch": range(1, t.epochs + 1),
-        "loss": h["loss"],
-        "accuracy": h["accuracy"],
-        "test_loss": h["val_loss"],
-        "test_accuracy": h["val_accuracy"],
-    })
+    history = pd.DataFrame({"epoch": range(1, t.epochs + 1), "loss": h["loss"], "accuracy": h["accuracy"],
+                            "test_loss": h["val_loss"], "test_accuracy": h["val_accuracy"]})
     return model, history, timer.seconds
 
 
@@ -197,7 +180,8 @@ def environment() -> dict[str, Any]:
     return {"hwlib": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
             "keras_backend": keras.backend.backend(), "numpy": np.__version__, "python": sys.version.split()[0],
             "platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-            "device": f"GPU ({len(gpus)})" if gpus else "CPU"}
+            "device": f"GPU ({len(gpus)})" if gpus else "CPU",
+            "malloc": "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "libc"}
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -225,19 +209,15 @@ class Run:
 
         path = self.entry.weights_path
         if path is None:
-            raise StoreError(
-                f"Run {self.key} ({self.experiment.name}) was stored without weights. Train it "
-                f"with weights: `hwlib train {self.experiment.name} --force`."
-            )
+            raise StoreError(f"Run {self.key} ({self.experiment.name}) was stored without weights. Train it "
+                             f"with weights: `hwlib train {self.experiment.name} --force`.")
         model = build_experiment(self.experiment)
         try:
             model.load_weights(path)
             return model
         except Exception as exc:  # h5py/keras raise many kinds on a damaged file
-            raise StoreError(
-                f"The weights file {path} cannot be read ({type(exc).__name__}). Delete "
-                f"{self.entry.path} and train the run again."
-            ) from None
+            raise StoreError(f"The weights file {path} cannot be read ({type(exc).__name__}). Delete "
+                             f"{self.entry.path} and train the run again.") from None
 
 
 def load_data(exp: Experiment, data_dir: str | os.PathLike | None = None):
@@ -282,13 +262,8 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
         weights: bool = True, data_dir: str | os.PathLike | None = None,
         log: Callable[[str], None] | None = None, engine: Engine = DEFAULT_ENGINE,
         train: bool = True) -> Run:
-    """The run of ``exp``: from the store if there, otherwise trained and stored (holding the
-    key's lock, so processes sharing a store never train one key twice).
-
-    ``weights``: keep the trained model (a stored entry without weights is retrained when
-    they are asked for). ``train=False`` or ``$HWLIB_NO_TRAIN=1`` raises :class:`StoreError`
-    on a miss instead of training.
-    """
+    """The run of ``exp``: stored, or trained (under the key's lock) and stored with its weights if ``weights``;
+    on a miss with ``train=False`` or ``$HWLIB_NO_TRAIN=1``, a :class:`StoreError`."""
     _git_commit()  # record the commit of the code this process runs, before it trains
     store = store if isinstance(store, RunStore) else RunStore(store)
     data = load_data(exp, data_dir)
@@ -298,11 +273,9 @@ def run(exp: Experiment, store: RunStore | str | os.PathLike | None = None, *, f
         if found is not None:
             return found
     if not train or os.environ.get("HWLIB_NO_TRAIN") == "1":
-        raise StoreError(
-            f"{exp.name} (key {key}) is not in the run store {store.root}, and training is off "
-            "(train=False or HWLIB_NO_TRAIN=1). "
-            f"Train it with `hwlib train {exp.name}` (or run the notebook with train=True)."
-        )
+        raise StoreError(f"{exp.name} (key {key}) is not in the run store {store.root}, and training is off "
+                         "(train=False or HWLIB_NO_TRAIN=1). "
+                         f"Train it with `hwlib train {exp.name}` (or run the notebook with train=True).")
     on_wait = (lambda: log(f"{exp.name}: run {key} is being trained by another process; "
                            "waiting for it")) if log else None
     with store.lock(key, on_wait=on_wait), catch_interrupts() as interrupts:  # lock fails fast on an unwritable store
