@@ -212,8 +212,19 @@ def test_bad_worker_counts(tiny_env, capsys):
 
 
 
-def test_a_dead_local_worker_is_reported_and_the_others_stopped(tiny_env, tmp_path):
+@pytest.mark.parametrize("reaped_late", [False, True])
+def test_a_dead_local_worker_is_reported_and_the_others_stopped(tiny_env, tmp_path, monkeypatch, reaped_late):
     store = tmp_path / "store"
+    if reaped_late:  # as while the pool's own thread reaps it: the pool is broken before the death reads
+        from multiprocessing.popen_fork import Popen
+
+        poll, reads = Popen.poll, {}
+
+        def late(popen, flag=os.WNOHANG):
+            code = poll(popen, flag)
+            reads[popen.pid] = reads.get(popen.pid, 0) + (code is not None)
+            return code if reads[popen.pid] > 20 else None
+        monkeypatch.setattr(Popen, "poll", late)
 
     def kill_a_worker_mid_run() -> None:
         deadline = time.monotonic() + 120

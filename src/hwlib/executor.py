@@ -108,6 +108,7 @@ def _train_locally(tasks: list[Task], estimates: list[float], store: RunStore, w
     """Train ``tasks`` on spawned worker processes, or here with one worker."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     from hwlib.train import run
 
@@ -138,10 +139,15 @@ def _train_locally(tasks: list[Task], estimates: list[float], store: RunStore, w
             ready, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             while not lines.empty():
                 log(lines.get())
-            dead = [p.exitcode for p in procs if not p.is_alive()]  # checked before ready: its run is not in it
-            if dead:  # the first failing code: the pool may have stopped the others since
-                raise StoreError(f"A training process died (exit code {next((c for c in dead if c), dead[0])}: "
-                                 "killed, or out of memory). "
+            # Checked before ready: a dead worker's run is not in it. A broken pool means a worker died, though
+            # its exit code may not be readable yet (the pool's thread is reaping it): wait for it.
+            broken = any(not f.cancelled() and isinstance(f.exception(), BrokenProcessPool) for f in ready)
+            deadline = time.monotonic() + (STOP_GRACE if broken else 0)
+            while not (dead := [p.exitcode for p in procs if p.exitcode is not None]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if dead or broken:  # the first failing code: the pool may have stopped the others since
+                code = next((c for c in dead if c), dead[0] if dead else "unknown")
+                raise StoreError(f"A training process died (exit code {code}: killed, or out of memory). "
                                  "Every stored run is complete; run the command again to train what is missing, "
                                  "with fewer --workers if memory is short.")
             for fut in ready:
