@@ -1,6 +1,5 @@
 """The ``hwlib`` command line. Errors print one paragraph, never a traceback; exit codes: 0 success,
-2 bad command line or config, 3 data, 4 run store, 5 Dask cluster, 130 interrupted (Ctrl-C).
-"""
+2 bad command line or config, 3 data, 4 run store, 5 Dask cluster, 130 interrupted (Ctrl-C)."""
 
 from __future__ import annotations
 

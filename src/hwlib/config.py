@@ -116,10 +116,9 @@ class Experiment:
         return cls(model=ModelSpec(**model), train=TrainSpec(**train), **top)
 
     def with_overrides(self, overrides: dict[str, Any] | Iterable[str]) -> Experiment:
-        """A copy with settings changed: a mapping, or ``"name=value"`` strings (values read
-        as YAML). Names are short (``epochs``, ``lr``, ``seed``, ``batch_size``, ``l2``,
-        ``l2_layers``, ``n_train``, ...; ``kernel``/``stride``/``padding``/``filters`` apply
-        to every convolution) or dotted paths (``model.convs.0.kernel``)."""
+        """A copy with settings changed: a mapping, or ``"name=value"`` strings (values read as YAML). Names are short
+        (``epochs``, ``lr``, ``seed``, ``batch_size``, ``l2``, ``l2_layers``, ``n_train``, ...; ``kernel``, ``stride``,
+        ``padding``, ``filters`` apply to every convolution) or dotted paths (``model.convs.0.kernel``)."""
         pairs = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
         d = self.to_dict()
         for name, value in pairs.items():

@@ -139,8 +139,7 @@ def _train_locally(tasks: list[Task], estimates: list[float], store: RunStore, w
             ready, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             while not lines.empty():
                 log(lines.get())
-            # Checked before ready: a dead worker's run is not in it. A broken pool means a worker died, though
-            # its exit code may not be readable yet (the pool's thread is reaping it): wait for it.
+            # Before ready (a dead worker's run is not in it). In a broken pool a worker died: wait for its exit code.
             broken = any(not f.cancelled() and isinstance(f.exception(), BrokenProcessPool) for f in ready)
             deadline = time.monotonic() + (STOP_GRACE if broken else 0)
             while not (dead := [p.exitcode for p in procs if p.exitcode is not None]) and time.monotonic() < deadline:

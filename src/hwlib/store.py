@@ -239,9 +239,8 @@ class RunStore:
         shutil.rmtree(tmp, ignore_errors=True)
 
     def clean_stale(self) -> list[Path]:
-        """Remove temporary folders of killed runs: on this host, those whose process is gone;
-        of another host, those whose key's lock nobody else holds; without a ``.pid``, those
-        over a minute old; any older than a day."""
+        """Remove temporary folders of killed runs: on this host, those whose process is gone; of another host, those
+        whose key's lock nobody else holds; without a ``.pid``, those over a minute old; any older than a day."""
         removed = []
         if not self.runs.is_dir():
             return removed

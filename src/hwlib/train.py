@@ -32,9 +32,8 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy")
 
 @dataclass(frozen=True)
 class Engine:
-    """How batches reach the model: batches per compiled call (the same steps, so not in the
-    key), the test evaluation's batch size, ``"tfdata"`` (in-memory tensors through
-    ``tf.data``) or ``"numpy"`` (as plain Keras ``model.fit``), and XLA."""
+    """How batches reach the model: batches per compiled call (the same steps, so not in the key), the test
+    evaluation's batch size, ``"tfdata"`` (tensors through ``tf.data``) or ``"numpy"`` (plain ``model.fit``), XLA."""
 
     steps_per_execution: int = 1
     eval_batch_size: int = 32
