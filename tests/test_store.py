@@ -98,7 +98,10 @@ def test_store_lock_waits_for_its_holder(tmp_path):
 
         t = threading.Thread(target=second)
         t.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 60
+        while not waited:  # the second is waiting for the lock (however slow the machine)
+            assert time.monotonic() < deadline and t.is_alive()
+            time.sleep(0.01)
         order.append("first")
     t.join(5)
     assert order == ["first", "second"] and waited == [True]
