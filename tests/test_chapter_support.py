@@ -105,7 +105,7 @@ def test_tables_share_one_typography():
     assert "-" not in second.replace("|", "").replace(":", "") and "−1.50" in second and "−2" in second
     assert "98.00\u00a0±\u00a00.10" in first and "[97.80,\u00a098.20]" in first
     sizes = tables.to_markdown(pd.DataFrame({"shape": ["28x28x1"], "images": [60000], "kernels": [3216]}))
-    assert "28×28×1" in sizes and "60,000" in sizes and "3216" in sizes  # 5+ digits grouped
+    assert "28×28×1" in sizes and "60,000" in sizes and "3,216" in sizes  # grouped as in the figures: a column reads alike
     assert tables.num(-0.5, 2) == "−0.50" and tables.num(0.5, 2, sign=True) == "+0.50"
     assert tables.interval(float("nan"), 1.0, 2) == "n/a" and tables.mean_sd(1.0, float("nan"), 1) == "1.0"
     heads = tables.to_markdown(pd.DataFrame(columns=["verdict", "p (Holm)", "Δ accuracy (pp)", "rank: report / ours"]))

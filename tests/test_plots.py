@@ -186,6 +186,10 @@ def test_examples_title_each_image_with_true_and_predicted_class(book_figures):
         assert shown.get_array().shape == (28, 28) and shown.get_cmap().name == "gray"
         np.testing.assert_allclose(shown.get_array(), image[..., 0])
         assert list(ax.get_xticks()) == [] and list(ax.get_yticks()) == []
+    raw = P.examples(np.round(images * 255), [7, 2, 3], proba, DIGITS)  # raw pixels 0..255: the same greys
+    for ax, image in zip(raw.axes, images):
+        np.testing.assert_allclose(ax.get_images()[0].get_array(), np.round(image[..., 0] * 255) / 255)
+    plt.close(raw)
 
 
 def test_examples_show_rgb_images_in_colour_with_class_names():

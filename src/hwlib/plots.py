@@ -201,14 +201,12 @@ def all_weight_histograms(weights: dict[str, tuple[np.ndarray, np.ndarray]], log
 
 
 def _show_image(ax: Axes, image: np.ndarray) -> None:
-    """Draw an (H, W, 1) image in grayscale or an (H, W, 3) one in colour, without ticks."""
-    image = np.asarray(image)
+    """Draw an (H, W, 1) image in grayscale or an (H, W, 3) one in colour, pixels in 0..1 or 0..255, without ticks."""
+    image = np.asarray(image, dtype=float)
     if image.ndim != 3 or image.shape[-1] not in (1, 3):
         raise ConfigError(f"An image must be (H, W, 1) or (H, W, 3), got {image.shape}.")
-    if image.shape[-1] == 1:
-        ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
-    else:
-        ax.imshow(np.clip(image, 0, 1))
+    image = np.clip(image / 255 if image.max(initial=0) > 1 else image, 0, 1)  # raw pixels: the original MNIST
+    ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
     ax.set(xticks=[], yticks=[])
 
 

@@ -158,7 +158,7 @@ def dataset_table(summaries: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _cell(value: Any, column: str) -> str:
-    """A cell as printed: losses 4 decimals, accuracies and points 2, true minus, 60,000, 5×5, unbroken ± and [a, b]."""
+    """A cell as printed: losses 4 decimals, accuracies and points 2, true minus, 1,000, 5×5, unbroken ± and [a, b]."""
     if isinstance(value, str):
         value = re.sub(r"(?<=\d)x(?=\d)", "×", value)
         value = re.sub(r"(?<=\S) ± (?=\S)", "\u00a0±\u00a0", value)
@@ -169,7 +169,7 @@ def _cell(value: Any, column: str) -> str:
         name = column.lower()
         return minus(format(value, ".4f" if "loss" in name else ".2f" if re.search(r"accuracy|\(pp\)|\(%\)", name)
                             else "g"))
-    return minus(format(value, "," if abs(value) >= 10_000 else ""))
+    return minus(format(value, ","))
 
 
 def to_markdown(df: pd.DataFrame) -> str:
