@@ -139,10 +139,10 @@ def _train_locally(tasks: list[Task], estimates: list[float], store: RunStore, w
             ready, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             while not lines.empty():
                 log(lines.get())
-            # Before ready (a dead worker's run is not in it). In a broken pool a worker died: wait for its exit code.
+            # Watched here too: the pool can miss a worker spawned while it waited; a dead one's exit code reads late.
             broken = any(not f.cancelled() and isinstance(f.exception(), BrokenProcessPool) for f in ready)
             deadline = time.monotonic() + (STOP_GRACE if broken else 0)
-            while not (dead := [p.exitcode for p in procs if p.exitcode is not None]) and time.monotonic() < deadline:
+            while not (dead := [c for p in procs if (c := p.exitcode) is not None]) and time.monotonic() < deadline:
                 time.sleep(0.05)
             if dead or broken:  # the first failing code: the pool may have stopped the others since
                 code = next((c for c in dead if c), dead[0] if dead else "unknown")
