@@ -144,11 +144,14 @@ def identify(name: str, data_dir: str | os.PathLike[str] | None = None, strict: 
 
 @functools.cache
 def _identity(name: str, path: Path, strict: bool, stamp: tuple[Any, ...]) -> Identity:
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # no usable cache: read the file
-        saved = json.loads((_cache_folder(name, path, strict) / "identity.json").read_text())
-        if saved["stamp"] == str(stamp):
-            return Identity(**saved["identity"])
-    return _checked_arrays(name, path, strict, stamp)[1]
+    return _saved_identity(_cache_folder(name, path, strict), stamp) or _checked_arrays(name, path, strict, stamp)[1]
+
+
+def _saved_identity(folder: Path, stamp: tuple[Any, ...]) -> Identity | None:
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # no usable cache: None
+        saved = json.loads((folder / "identity.json").read_text())
+        return Identity(**saved["identity"]) if saved["stamp"] == str(stamp) else None
+    return None
 
 
 def clear_cache() -> None:
@@ -168,12 +171,11 @@ def _checked_arrays(name: str, path: Path, strict: bool,
                     stamp: tuple[Any, ...]) -> tuple[dict[str, np.ndarray], Identity]:
     """The checked raw arrays of ``path`` and their :class:`Identity`: cached if still the file's, else read."""
     folder = _cache_folder(name, path, strict)
-    with contextlib.suppress(OSError, ValueError, EOFError, KeyError, TypeError):
-        saved = json.loads((folder / "identity.json").read_text())
-        if saved["stamp"] == str(stamp):
+    if (saved := _saved_identity(folder, stamp)) is not None:
+        with contextlib.suppress(OSError, ValueError, EOFError):
             arrays = {key: np.load(folder / f"{key}.npy", allow_pickle=False) for key in _KEYS}
-            if _fingerprint(arrays) == saved["identity"]["fingerprint"]:
-                return arrays, Identity(**saved["identity"])
+            if _fingerprint(arrays) == saved.fingerprint:
+                return arrays, saved
     raw = _read_checked(name, path, strict)
     identity = Identity(_fingerprint(raw), {split: len(raw[f"y_{split}"]) for split in SPLITS},
                         {split: len(np.unique(raw[f"y_{split}"])) for split in SPLITS})
