@@ -69,7 +69,7 @@ class DatasetChapter:
         return {"epochs": train.epochs, "batch_size": train.batch_size,
                 "pixel_max": 255 if train.input_scale == "raw" else 1,
                 "n_train": len(self.data.y_train), "n_test": len(self.data.y_test),
-                "parameters": int(tables.architecture_table(self.run("base").experiment)["Parameters"].iloc[-1])}
+                "parameters": self.run("base").metrics["params"]}  # as stored: no second model build
 
     def curve_facts(self, network: str = "base") -> dict[str, Any]:
         return analysis.curve_facts(self.run(network).history)
