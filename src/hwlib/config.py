@@ -14,6 +14,7 @@ from typing import Any
 from hwlib.errors import ConfigError
 
 DATASET_SHAPES: dict[str, tuple[int, int, int]] = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
+DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}  # as the book writes them
 N_CLASSES = 10  # MNIST and CIFAR-10 alike
 PADDINGS = ("same", "valid")
 # How pixels reach the network: "unit" divides the uint8 values by 255, "raw" keeps 0..255.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hwlib.config import ConvLayer, Experiment, ModelSpec, TrainSpec
+from hwlib.config import DATASET_NAMES, ConvLayer, Experiment, ModelSpec, TrainSpec
 from hwlib.errors import ConfigError
 
 PROFILES = ("full", "quick")
@@ -58,7 +58,7 @@ def _build() -> dict[str, Experiment]:
     for dataset, rows, train, table in (("mnist", MNIST_SWEEP, mnist, "Table 3"),
                                         ("cifar10", CIFAR_SWEEP, cifar, "Table 6")):
         exps += [Experiment(sweep_name(dataset, *row), dataset, _net(dataset, *row), train,
-                            f"{'MNIST' if dataset == 'mnist' else 'CIFAR-10'} sweep row ({table})") for row in rows]
+                            f"{DATASET_NAMES[dataset]} sweep row ({table})") for row in rows]
     return {e.name: e for e in exps}
 
 

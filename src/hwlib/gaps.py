@@ -15,6 +15,7 @@ from scipy.stats import binomtest, fisher_exact
 from hwlib import experiments as E
 from hwlib import reproduction as R
 from hwlib.analysis import curve_facts, predict_proba
+from hwlib.config import DATASET_NAMES
 from hwlib.tables import interval, mean_sd, num
 
 SUPPORTED, REFUTED, OPEN = "supported", "refuted", "open"
@@ -55,7 +56,7 @@ def variant_table() -> Any:
     labels = {"input_scale": "input pixels", "batch_size": "batch size"}
     shown = {"unit": "divided by 255 (0–1)", "raw": "raw (0–255)"}
     rows = []
-    for dataset, title in (("mnist", "MNIST"), ("cifar10", "CIFAR-10")):
+    for dataset, title in DATASET_NAMES.items():
         for key in sorted({k for v in ORDER for k in E.VARIANTS[v].get(dataset, {})}):
             values = {v: getattr(E.with_variant(E.get(f"{dataset}-base"), v).train, key) for v in ORDER}
             rows.append({"dataset": title, "setting": labels.get(key, key)}

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from hwlib import experiments as E
-from hwlib.config import N_CLASSES
+from hwlib.config import DATASET_NAMES, N_CLASSES
 from hwlib.errors import ConfigError
 from hwlib.stats import holm, paired_test, summarize, t_quantile
 from hwlib.tables import interval, mean_sd, num
@@ -30,7 +30,6 @@ CHECKS = {"ranking": {"group"}, "stride_hurts": {"dataset"},  # the claim tests 
           "closes_gap_costs_accuracy": {"base", "other"}, "generalizes_better": {"base", "other"}}
 KNOWN = {"experiment": E.EXPERIMENTS, "base": E.EXPERIMENTS, "other": E.EXPERIMENTS,  # names reported.yml may use
          "test": CHECKS, "dataset": E.SWEEPS}
-DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 METRIC_NAMES = {"test_accuracy": "test accuracy", "gap": "train − test gap", "test_loss": "test loss"}
 Request = tuple[str, str, str]  # (a, b, metric): "a is better than b in metric"
 

@@ -32,8 +32,7 @@ _HELD: set[tuple[str, str]] = set()  # (lock folder, key) held by this process
 READ_LOG = "HWLIB_READ_LOG"  # a file RunStore.get appends each key it looks up to (hwlib.book)
 
 
-def run_key(config: dict[str, Any], data_fingerprint: str, code_version: str,
-            runtime: dict[str, Any]) -> str:
+def run_key(config: dict[str, Any], data_fingerprint: str, code_version: str, runtime: dict[str, Any]) -> str:
     """A run's key: a hash of what decides it (config, data, training-code version, engine and threads)."""
     return short_hash({"config": config, "data": data_fingerprint, "code": code_version,
                        "runtime": runtime}, n=16)
